@@ -1,0 +1,143 @@
+"""Load a frozen CLIP through open_clip from any of the usual sources.
+
+``load_clip(name, pretrained)``:
+
+* ``name``: an open_clip model name (``ViT-B-16``, ``ViT-L-14``, ``RN50`` ...) or the Dassl/OpenAI
+  spelling (``ViT-B/16``, ``ViT-L/14@336px``); see :func:`open_clip_name`.
+* ``pretrained``:
+    - ``"none"`` / ``""`` / ``None``: random weights (tests, smoke runs);
+    - an open_clip pretrained tag: ``"openai"``, ``"laion2b_s34b_b88k"`` ... (downloaded and cached
+      by open_clip, ``cache_dir`` honoured);
+    - a path to an OpenAI checkpoint: the TorchScript archive OpenAI releases, or a plain state dict
+      (with or without the integer ``input_resolution/context_length/vocab_size`` entries);
+    - a path to an open_clip checkpoint (``{"state_dict": ...}`` with or without ``module.``
+      prefixes, or a bare state dict in open_clip's layout).
+
+OpenAI weights (tag ``openai`` or an OpenAI file) use QuickGELU; ``quick_gelu`` overrides the choice.
+Random weights default to QuickGELU too (the OpenAI architecture), so stand-in weights saved in the
+OpenAI format and loaded from the file give the same network.
+"""
+import logging
+import os
+import re
+import warnings
+from typing import Optional
+
+import torch
+
+from .model import FrozenCLIP
+
+log = logging.getLogger(__name__)
+
+_DASSL_TO_OPENCLIP = {"RN50x4": "RN50x4", "RN50x16": "RN50x16", "RN50x64": "RN50x64"}
+
+
+class CLIPLoadError(ValueError):
+    """A CLIP model or weights could not be loaded; the message says which and how to fix it."""
+
+
+def open_clip_name(name: str) -> str:
+    """``ViT-B/16`` → ``ViT-B-16``; ``ViT-L/14@336px`` → ``ViT-L-14-336``; open_clip names pass through."""
+    import open_clip
+
+    n = name.strip()
+    n = _DASSL_TO_OPENCLIP.get(n, n)
+    m = re.fullmatch(r"(.*)@(\d+)px", n)
+    if m:
+        n = f"{m.group(1)}-{m.group(2)}"
+    n = n.replace("/", "-")
+    known = open_clip.list_models()
+    if n not in known:
+        import difflib
+
+        close = difflib.get_close_matches(n, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise CLIPLoadError(f'unknown CLIP backbone "{name}"{hint} (see open_clip.list_models())')
+    return n
+
+
+def _read_weights_file(path: str):
+    """Return ("openai", state_dict) or ("open_clip", state_dict)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            jit = torch.jit.load(path, map_location="cpu")
+        return "openai", {k: v for k, v in jit.state_dict().items()}
+    except (RuntimeError, ValueError):
+        pass
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - report any unpickling problem as one line
+        raise CLIPLoadError(f"cannot read CLIP weights {path}: {e.__class__.__name__}: {str(e).splitlines()[0]}") from e
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise CLIPLoadError(f"{path} holds a {type(obj).__name__}, not a CLIP state dict")
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    # OpenAI state dicts keep attention weights as in_proj_* and a `visual.proj` matrix, and so does
+    # open_clip's CLIP class; they differ in the integer entries and in fp16 storage, both harmless.
+    # What matters is whether open_clip's CLIP module accepts the names, which it does for both.
+    return ("openai" if any(k in obj for k in ("input_resolution", "context_length", "vocab_size"))
+            or obj.get("visual.proj", torch.empty(0)).dtype == torch.float16 else "open_clip"), obj
+
+
+def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", device="cpu",
+              precision: str = "fp32", cache_dir: Optional[str] = None, quick_gelu: Optional[bool] = None) -> FrozenCLIP:
+    """Build a frozen :class:`FrozenCLIP`. See the module docstring for the accepted sources.
+
+    ``precision``: ``fp32`` (default; use autocast for mixed precision) or ``fp16``/``bf16`` to store
+    the frozen weights in half precision (saves memory on GPU; prompts stay fp32).
+    """
+    import open_clip
+
+    oc_name = open_clip_name(name)
+    src = "none" if pretrained in (None, "", "none", "None", False) else str(pretrained)
+    is_file = src != "none" and (os.path.sep in src or src.endswith((".pt", ".pth", ".bin", ".safetensors"))
+                                 or os.path.isfile(src))
+    if is_file:
+        path = os.path.expanduser(src)
+        if not os.path.isfile(path):
+            raise CLIPLoadError(f"CLIP weights file not found: {path} (pass an existing .pt file, "
+                                f"an open_clip tag such as 'openai', or 'none')")
+        kind, sd = _read_weights_file(path)
+        qg = True if quick_gelu is None and kind == "openai" else bool(quick_gelu) or oc_name.endswith("quickgelu")
+        if kind == "openai":
+            sd = {k: v for k, v in sd.items()}
+            try:
+                model = open_clip.model.build_model_from_openai_state_dict(sd, quick_gelu=qg, cast_dtype=None)
+            except (KeyError, RuntimeError) as e:
+                raise CLIPLoadError(f"{path} is not a CLIP state dict in the OpenAI layout: {str(e).splitlines()[0]}") from e
+            model = model.float()
+        else:
+            model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)
+            try:
+                model.load_state_dict(sd, strict=True)
+            except RuntimeError as e:
+                first = str(e).splitlines()
+                raise CLIPLoadError(f"{path} does not match backbone {oc_name}: {' '.join(first[:2])[:300]}") from e
+    elif src == "none":
+        qg = True if quick_gelu is None else quick_gelu
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.getLogger().disabled, was = True, logging.getLogger().disabled
+            try:
+                model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)
+            finally:
+                logging.getLogger().disabled = was
+    else:
+        tags = open_clip.list_pretrained_tags_by_model(oc_name)
+        if src not in tags:
+            raise CLIPLoadError(f'unknown pretrained tag "{src}" for {oc_name}; available: {", ".join(tags) or "none"} '
+                                f"(or pass a path to a .pt file, or 'none')")
+        qg = (src == "openai") if quick_gelu is None else quick_gelu
+        model = open_clip.create_model(oc_name, pretrained=src, force_quick_gelu=qg, cache_dir=cache_dir)
+    if precision in ("fp16", "bf16"):
+        model = model.to(torch.float16 if precision == "fp16" else torch.bfloat16)
+    elif precision not in ("fp32", "amp"):
+        raise CLIPLoadError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
+    tokenizer = open_clip.get_tokenizer(oc_name)
+    if not hasattr(tokenizer, "encode"):
+        raise CLIPLoadError(f"{oc_name} does not use CLIP's BPE tokenizer; prompt learners need it")
+    clip = FrozenCLIP(model, tokenizer, name=oc_name, pretrained=src)
+    return clip.to(device)

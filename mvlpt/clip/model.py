@@ -1,0 +1,182 @@
+"""A frozen open_clip CLIP with the points where prompts enter.
+
+``FrozenCLIP`` wraps an ``open_clip`` CLIP model (ViT or ResNet image tower, CLIP text transformer)
+and re-exposes its two encoders as functions that take prompts:
+
+Text side (``encode_text``)
+    input: token embeddings ``x (n, L, d_t)`` (prompt vectors already placed), ``eot (n,)`` the
+    end-of-text index per row, and optional ``deep``: a list over layers whose entry ``i`` is
+    ``None`` or a tensor ``(k, d_t)`` / ``(n, k, d_t)`` that **replaces** positions ``1..k`` right
+    before transformer block ``i`` (entry 0 is ignored: layer-0 prompts are part of ``x``).
+    ``L`` may be shorter than 77: positional embedding and causal mask are cut to ``L``, which gives
+    the same features as padding to 77 (causal mask: nothing before EOT attends to the padding).
+
+Image side (``encode_image``)
+    ``shallow (k, d_v)`` or ``(B, k, d_v)`` visual prompt tokens and where they go:
+      * ``"after_cls"``: after ``ln_pre``, between the class token and the patches (VPT / MVLPT);
+        the sequence is ``[cls, p_1..p_k, patches]``; deep prompts replace positions ``1..k``.
+      * ``"after_patches"``: appended after the patches, after the positional embedding and before
+        ``ln_pre`` (MaPLe / IVLP); deep prompts replace the last ``k`` positions.
+    ``deep`` is a list over layers like the text side (entry ``i`` replaces the prompt positions right
+    before block ``i``; ``None`` = carry the previous tokens forward).
+
+All CLIP weights are frozen (``requires_grad=False``) and the module stays in eval mode whatever
+``train()`` is called with (there is no dropout in CLIP, but open_clip's patch dropout would be).
+
+Example::
+
+    >>> from mvlpt.clip import load_clip
+    >>> clip = load_clip("ViT-B/32", pretrained="none")
+    >>> tok = clip.tokenize(["a photo of a dog."])
+    >>> feats = clip.encode_text(clip.token_embedding(tok), tok.argmax(-1))   # (1, 512)
+"""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+
+
+class PromptNotSupported(ValueError):
+    pass
+
+
+def _expand(p: torch.Tensor, n: int) -> torch.Tensor:
+    return p.unsqueeze(0).expand(n, -1, -1) if p.dim() == 2 else p
+
+
+class FrozenCLIP(nn.Module):
+    """Frozen CLIP whose encoders accept prompts. Build it with :func:`mvlpt.clip.load_clip`.
+
+    Attributes: ``embed_dim`` (joint space), ``text_width``, ``vision_width`` (``None`` for ResNets),
+    ``text_layers``, ``vision_layers``, ``image_size``, ``mean``/``std`` (preprocessing),
+    ``is_vit``, ``context_length``, ``name``.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer, name: str = "", pretrained: str = ""):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name, self.pretrained = name, pretrained
+        self.model.requires_grad_(False)
+        self.model.eval()
+        visual = model.visual
+        self.is_vit = hasattr(visual, "class_embedding") and hasattr(visual, "conv1")
+        self.embed_dim = int(model.text_projection.shape[1]) if not isinstance(model.text_projection, nn.Linear) \
+            else model.text_projection.out_features
+        self.text_width = int(model.token_embedding.weight.shape[1])
+        self.text_layers = len(model.transformer.resblocks)
+        self.context_length = int(model.positional_embedding.shape[0])
+        if self.is_vit:
+            if getattr(visual, "attn_pool", None) is not None or getattr(visual, "pool_type", "tok") != "tok" \
+                    or getattr(visual, "final_ln_after_pool", False):
+                raise PromptNotSupported(f"{name}: only CLIP ViTs with class-token pooling are supported")
+            self.vision_width = int(visual.class_embedding.shape[0])
+            self.vision_layers = len(visual.transformer.resblocks)
+        else:
+            self.vision_width, self.vision_layers = None, 0
+        size = getattr(visual, "image_size", 224)
+        self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        self.mean = tuple(getattr(visual, "image_mean", None) or (0.48145466, 0.4578275, 0.40821073))
+        self.std = tuple(getattr(visual, "image_std", None) or (0.26862954, 0.26130258, 0.27577711))
+        self.grad_checkpointing = False
+
+    # the frozen model never leaves eval mode
+    def train(self, mode: bool = True):
+        super().train(False)
+        return self
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.token_embedding.weight.dtype
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        return self.model.logit_scale
+
+    # ------------------------------------------------------------------ tokens
+    def tokenize(self, texts: Sequence[str], context_length: Optional[int] = None) -> torch.Tensor:
+        """``(n, 77)`` token ids (SOT ... EOT 0-padded); device of the model."""
+        ids = self.tokenizer(list(texts), context_length or self.context_length)
+        return ids.to(self.model.token_embedding.weight.device)
+
+    def bpe_length(self, text: str) -> int:
+        """Number of BPE tokens of ``text`` without SOT/EOT (e.g. a class name)."""
+        return len(self.tokenizer.encode(text))
+
+    def token_embedding(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.token_embedding(ids)
+
+    # ------------------------------------------------------------------ text
+    def encode_text(self, x: torch.Tensor, eot: torch.Tensor, deep: Optional[List[Optional[torch.Tensor]]] = None):
+        """Token embeddings ``(n, L, d_t)`` → text features ``(n, embed_dim)`` (not normalised)."""
+        m = self.model
+        n, L, _ = x.shape
+        x = x.to(self.dtype) + m.positional_embedding[:L].to(self.dtype)
+        mask = m.attn_mask[:L, :L] if m.attn_mask is not None else None
+        for i, blk in enumerate(m.transformer.resblocks):
+            if deep is not None and 0 < i < len(deep) and deep[i] is not None:
+                p = _expand(deep[i].to(x.dtype), n)
+                x = torch.cat([x[:, :1], p, x[:, 1 + p.shape[1]:]], dim=1)
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(blk, x, None, None, mask, use_reentrant=False)
+            else:
+                x = blk(x, attn_mask=mask)
+        x = m.ln_final(x)
+        x = x[torch.arange(n, device=x.device), eot]
+        proj = m.text_projection
+        return proj(x) if isinstance(proj, nn.Linear) else x @ proj
+
+    def encode_text_chunked(self, x, eot, deep=None, chunk: int = 0):
+        """``encode_text`` in chunks of ``chunk`` rows (caps activation memory for many classes)."""
+        if not chunk or x.shape[0] <= chunk:
+            return self.encode_text(x, eot, deep)
+        outs = []
+        for s in range(0, x.shape[0], chunk):
+            # shared (k, d) prompts stay shared; per-row (n, k, d) prompts are sliced with the rows
+            d = None if deep is None else [p if p is None or p.dim() == 2 else p[s:s + chunk] for p in deep]
+            outs.append(self.encode_text(x[s:s + chunk], eot[s:s + chunk], d))
+        return torch.cat(outs)
+
+    # ------------------------------------------------------------------ image
+    def encode_image(self, images: torch.Tensor, shallow: Optional[torch.Tensor] = None,
+                     position: str = "after_cls", deep: Optional[List[Optional[torch.Tensor]]] = None):
+        """Images ``(B, 3, H, W)`` → image features ``(B, embed_dim)`` (not normalised)."""
+        v = self.model.visual
+        if not self.is_vit:
+            if shallow is not None or (deep is not None and any(p is not None for p in deep)):
+                raise PromptNotSupported(
+                    f"visual prompts need a ViT image encoder; {self.name} is a ResNet "
+                    "(use a text-prompt method: CoOp, CoCoOp, ZeroshotCLIP)")
+            return v(images.to(self.dtype))
+        if position not in ("after_cls", "after_patches"):
+            raise ValueError(f"visual prompt position must be 'after_cls' or 'after_patches', got {position!r}")
+        x = v.conv1(images.to(self.dtype))
+        B = x.shape[0]
+        x = x.reshape(B, x.shape[1], -1).permute(0, 2, 1)
+        cls = v.class_embedding.to(x.dtype).view(1, 1, -1).expand(B, -1, -1)
+        x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
+        k = 0
+        if shallow is not None:
+            shallow = _expand(shallow.to(x.dtype), B)
+            k = shallow.shape[1]
+        if shallow is not None and position == "after_patches":
+            x = torch.cat([x, shallow], dim=1)
+        x = v.ln_pre(x)
+        if shallow is not None and position == "after_cls":
+            x = torch.cat([x[:, :1], shallow, x[:, 1:]], dim=1)
+        for i, blk in enumerate(v.transformer.resblocks):
+            if deep is not None and 0 < i < len(deep) and deep[i] is not None:
+                p = _expand(deep[i].to(x.dtype), B)
+                if p.shape[1] != k:
+                    raise ValueError(f"deep visual prompt of layer {i} has {p.shape[1]} tokens, shallow has {k}")
+                if position == "after_cls":
+                    x = torch.cat([x[:, :1], p, x[:, 1 + k:]], dim=1)
+                else:
+                    x = torch.cat([x[:, :x.shape[1] - k], p], dim=1)
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(blk, x, None, None, None, use_reentrant=False)
+            else:
+                x = blk(x)
+        x = v.ln_post(x[:, 0])
+        return x @ v.proj if v.proj is not None else x

@@ -1,0 +1,130 @@
+"""Checkpoints in Dassl's layout, written atomically.
+
+::
+
+    OUTPUT_DIR/<model name>/model.pth.tar-<epoch>   # every TRAIN.CHECKPOINT_FREQ epochs + the last one
+    OUTPUT_DIR/<model name>/model-best.pth.tar      # TEST.FINAL_MODEL best_val
+    OUTPUT_DIR/<model name>/checkpoint              # one line: the file to resume from
+
+Each file is a dict with Dassl's keys ``state_dict`` (the prompt learner's trainable tensors only,
+never the frozen CLIP), ``epoch``, ``optimizer``, ``scheduler``, ``val_result`` plus ours:
+``rng`` (python/numpy/torch RNG states), ``config`` (yaml text), ``trainer``, ``learner``,
+``best_result``, ``scaler``, ``seed``, ``format``. Files are written to a temp file in the same
+directory, fsynced and ``os.replace``d, so a kill at any moment leaves either the old or the new file.
+"""
+import io
+import os
+import random
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+
+from mvlpt.engine.errors import CheckpointError
+
+FORMAT = "mvlpt-checkpoint-1"
+
+
+def atomic_write_bytes(path, data: bytes):
+    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename durable
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def atomic_torch_save(obj, path):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def get_rng_state():
+    """Python, numpy and torch RNG states, as weights_only-loadable objects."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {"bit_generator": np_state["bit_generator"],
+                  "key": torch.from_numpy(np.asarray(np_state["state"]["key"]).astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": float(np_state["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state):
+    if not state:
+        return
+    if "python" in state:
+        py = state["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+    if "numpy" in state:
+        n = state["numpy"]
+        np.random.set_state({"bit_generator": n["bit_generator"],
+                             "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+                             "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def read_checkpoint(path):
+    """Load a checkpoint file: ours with ``weights_only=True``; official Dassl files (which pickle
+    the scheduler object) through :func:`mvlpt.prompts.official.read_checkpoint` (warns)."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - decide below whether full unpickling is warranted
+        first_err = e
+    try:
+        from mvlpt.prompts.official import read_checkpoint as official_read
+    except ImportError:
+        official_read = None
+    try:
+        if official_read is not None:
+            return official_read(path)
+        warnings.warn(f"{path}: not loadable with weights_only=True ({first_err.__class__.__name__}); "
+                      "unpickling it fully -- only do this for files you trust")
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.__class__.__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}; the file is corrupt or not "
+                              f"a checkpoint") from None
+
+
+def latest_file(model_dir):
+    """The file named in ``model_dir/checkpoint`` (Dassl's tag file), or None."""
+    tag = os.path.join(model_dir, "checkpoint")
+    if not os.path.isfile(tag):
+        return None
+    with open(tag, encoding="utf-8") as f:
+        name = f.readline().strip()
+    path = os.path.join(model_dir, name)
+    return path if name and os.path.isfile(path) else None
+
+
+def write_tag(model_dir, filename):
+    atomic_write_bytes(os.path.join(model_dir, "checkpoint"), (filename + "\n").encode())

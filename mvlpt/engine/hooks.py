@@ -1,0 +1,188 @@
+"""detectron2-style hooks for :class:`mvlpt.engine.TrainerX`.
+
+A hook gets ``before_train / after_train / before_epoch / after_epoch / before_step / after_step``
+callbacks with ``self.trainer`` set. The default list (``TrainerX.build_hooks``), in call order:
+
+``EpochSeedHook``      reseed python/numpy/torch from (seed, epoch); ``sampler.set_epoch``: the data order
+                       and augmentations of an epoch depend on nothing else (exact resume)
+``FeatureCacheHook``   frozen image side + deterministic train transform: image features computed once
+``TimerHook``          data / batch time, ETA
+``LRSchedulerHook``    steps the schedulers once per epoch (Dassl semantics)
+``BestValHook``        TEST.FINAL_MODEL best_val: validate, write model-best.pth.tar
+``CheckpointHook``     model.pth.tar-N every TRAIN.CHECKPOINT_FREQ epochs, the last one, and a
+                       rolling resume checkpoint at every epoch end
+``LoggerHook``         Dassl-style console / log.txt lines, TensorBoard scalars
+"""
+import datetime
+import time
+
+import numpy as np
+import torch
+
+
+class HookBase:
+    """Base class of trainer hooks; override any of the six callbacks."""
+
+    trainer = None
+
+    def before_train(self):
+        pass
+
+    def after_train(self):
+        pass
+
+    def before_epoch(self):
+        pass
+
+    def after_epoch(self):
+        pass
+
+    def before_step(self):
+        pass
+
+    def after_step(self):
+        pass
+
+
+def epoch_seed(seed, epoch):
+    return (int(seed) * 1_000_003 + int(epoch) * 7919 + 17) % (2 ** 32)
+
+
+class EpochSeedHook(HookBase):
+    """Makes each epoch a pure function of (seed, epoch, model state)."""
+
+    def before_epoch(self):
+        import random
+
+        t = self.trainer
+        s = epoch_seed(t.seed, t.epoch)
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+        loader = t.train_loader_x
+        for sampler in (getattr(loader, "sampler", None),
+                        getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+            if sampler is not None and hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(t.epoch)
+
+
+class FeatureCacheHook(HookBase):
+    """Caches training image features by sample index when the image side cannot change.
+
+    Active when the learner's vision side is frozen (``not learner.vision_trainable``) and the
+    train transform is deterministic. Features are computed once, in dataset order, before training;
+    test-time features are always computed per pass.
+    """
+
+    def before_train(self):
+        t = self.trainer
+        t.feature_cache = None
+        learner = t.learner
+        if getattr(learner, "vision_trainable", True) or not t.has_trainable_params:
+            return
+        if not getattr(t.dm, "train_transform_is_deterministic", False):
+            return
+        if t.start_epoch >= t.max_epoch:
+            return
+        loader = t.train_loader_x
+        ds = loader.dataset
+        seq = torch.utils.data.DataLoader(ds, batch_size=max(1, t.cfg.DATALOADER.TEST.BATCH_SIZE),
+                                          shuffle=False, num_workers=loader.num_workers,
+                                          collate_fn=loader.collate_fn)
+        cache = None
+        was_training = learner.training
+        learner.eval()
+        with torch.no_grad(), t.autocast():
+            for batch in seq:
+                img = batch["img"].to(t.device)
+                idx = torch.as_tensor(batch["index"]).long()
+                f = learner.encode_images(img)
+                if cache is None:
+                    cache = torch.zeros(len(ds), f.shape[-1], dtype=f.dtype, device=t.device)
+                cache[idx.to(t.device)] = f
+        learner.train(was_training)
+        t.feature_cache = cache
+        t.log(f"Cached image features of {len(ds)} training images (frozen image encoder, "
+              f"deterministic train transform)")
+
+
+class TimerHook(HookBase):
+    """Measures data and batch time (averages kept on the trainer for the logger)."""
+
+    def before_train(self):
+        self.trainer.train_start_time = time.time()
+
+    def before_epoch(self):
+        self._end = time.time()
+        self.trainer.meters = {}
+
+    def before_step(self):
+        self.trainer._data_time = time.time() - self._end
+
+    def after_step(self):
+        now = time.time()
+        t = self.trainer
+        t._batch_time = now - self._end
+        self._end = now
+
+
+class LRSchedulerHook(HookBase):
+    """Steps every registered scheduler once, after the epoch's last batch (Dassl ``update_lr``)."""
+
+    def after_epoch(self):
+        self.trainer.update_lr()
+
+
+class BestValHook(HookBase):
+    """With ``TEST.FINAL_MODEL best_val``: validate after each epoch, keep ``model-best.pth.tar``."""
+
+    def after_epoch(self):
+        t = self.trainer
+        if t.cfg.TEST.NO_TEST or t.cfg.TEST.FINAL_MODEL != "best_val":
+            return
+        result = t.test(split="val")
+        if result > t.best_result:
+            t.best_result = result
+            t.save_model(t.epoch, t.output_dir, val_result=result, model_name="model-best.pth.tar")
+
+
+class CheckpointHook(HookBase):
+    """Epoch-end checkpoints: every epoch (rolling, for resume); kept every N epochs and at the end."""
+
+    def after_epoch(self):
+        t = self.trainer
+        t.save_model(t.epoch, t.output_dir)
+
+
+class LoggerHook(HookBase):
+    """Prints Dassl-style progress lines every ``TRAIN.PRINT_FREQ`` batches; TensorBoard scalars."""
+
+    def before_epoch(self):
+        self.sums = {}
+        self.count = 0
+        self.tb_sum = 0.0
+        self.time_sum = self.data_sum = 0.0
+
+    def after_step(self):
+        t = self.trainer
+        self.count += 1
+        for k, v in t.loss_summary.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.time_sum += t._batch_time
+        self.data_sum += t._data_time
+        n_iter = t.epoch * t.num_batches + t.batch_idx
+        freq = max(1, t.cfg.TRAIN.PRINT_FREQ)
+        if (t.batch_idx + 1) % freq == 0 or t.num_batches < freq and t.batch_idx + 1 == t.num_batches:
+            left = t.num_batches - t.batch_idx - 1 + (t.max_epoch - t.epoch - 1) * t.num_batches
+            eta = datetime.timedelta(seconds=int(self.time_sum / self.count * left))
+            parts = [f"epoch [{t.epoch + 1}/{t.max_epoch}]", f"batch [{t.batch_idx + 1}/{t.num_batches}]",
+                     f"time {t._batch_time:.3f} ({self.time_sum / self.count:.3f})",
+                     f"data {t._data_time:.3f} ({self.data_sum / self.count:.3f})"]
+            for k, v in t.loss_summary.items():
+                parts.append(f"{k} {float(v):.4f} ({self.sums[k] / self.count:.4f})")
+            parts.append(f"lr {t.get_current_lr():.4e}")
+            parts.append(f"eta {eta}")
+            t.log(" ".join(parts))
+        for k, v in t.loss_summary.items():
+            t.write_scalar("train/" + k, float(v), n_iter)
+        t.write_scalar("train/lr", t.get_current_lr(), n_iter)

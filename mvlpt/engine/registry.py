@@ -1,0 +1,68 @@
+"""Name → class registries, shaped like Dassl's / fvcore's ``Registry``.
+
+    >>> from mvlpt.engine.registry import Registry
+    >>> R = Registry("DEMO")
+    >>> @R.register()
+    ... class Foo: pass
+    >>> R.get("Foo") is Foo
+    True
+
+Registries are filled when ``mvlpt`` is imported (the packages that define trainers, datasets and
+evaluators import their modules), so users never import a module by hand. An unknown name raises
+``KeyError`` whose message lists the closest registered names ("did you mean ...").
+"""
+import difflib
+
+
+class Registry:
+    def __init__(self, name):
+        self._name = name
+        self._obj_map = {}
+
+    def _do_register(self, name, obj, force=False):
+        if name in self._obj_map and not force and self._obj_map[name] is not obj:
+            raise KeyError(f'An object named "{name}" was already registered in the {self._name} registry')
+        self._obj_map[name] = obj
+
+    def register(self, obj=None, name=None, force=False):
+        """Use as ``@R.register()``, ``@R.register(name="X")`` or ``R.register(obj)``."""
+        if obj is None:
+            def deco(func_or_class):
+                self._do_register(name or func_or_class.__name__, func_or_class, force=force)
+                return func_or_class
+            return deco
+        self._do_register(name or obj.__name__, obj, force=force)
+        return obj
+
+    def get(self, name):
+        if name not in self._obj_map:
+            raise KeyError(self.unknown_message(name))
+        return self._obj_map[name]
+
+    def unknown_message(self, name):
+        choices = sorted(self._obj_map)
+        close = difflib.get_close_matches(str(name), choices, n=3, cutoff=0.5)
+        lower = [c for c in choices if c.lower() == str(name).lower()]
+        hint = lower or close
+        msg = f'unknown {self._name.lower()} "{name}"'
+        if hint:
+            msg += f"; did you mean {' or '.join(repr(h) for h in hint)}?"
+        msg += f" (registered: {', '.join(choices)})"
+        return msg
+
+    def registered_names(self):
+        return sorted(self._obj_map)
+
+    def __contains__(self, name):
+        return name in self._obj_map
+
+    def __iter__(self):
+        return iter(self._obj_map.items())
+
+    def __repr__(self):
+        return f"Registry({self._name}: {', '.join(self.registered_names())})"
+
+
+TRAINER_REGISTRY = Registry("TRAINER")
+DATASET_REGISTRY = Registry("DATASET")
+EVALUATOR_REGISTRY = Registry("EVALUATOR")

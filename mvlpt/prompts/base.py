@@ -1,0 +1,189 @@
+"""The prompt-learner interface shared by every method.
+
+A prompt learner is an ``nn.Module`` around a :class:`~mvlpt.clip.FrozenCLIP` and a class list.
+It owns the trainable tensors and, on each forward, decides *what to insert* into the two frozen
+encoders; this base class runs the encoders, caches what is frozen, and produces logits::
+
+    logits = exp(logit_scale) * normalize(image_features) @ normalize(text_features).T
+
+Subclasses implement
+
+* ``_build_text(classnames)`` - tokenise the class prompts, register class-dependent buffers;
+* ``make_prompts()`` - one dict per forward: ``{"vision": {...encode_image kwargs...}, ...}``;
+  shared work (MaPLe's projections, UPT's coupling) happens here once per forward;
+* ``compute_text_features(state, image_features)`` - ``(n_cls, D)`` or, when image-conditioned,
+  ``(B, n_cls, D)``.
+
+Caching (exact, never approximate):
+
+* fixed text (``text_trainable = False``: ZS-CLIP, VPT): text features are computed once per class
+  list, under ``no_grad``, and reused until :meth:`set_classnames` or a device/dtype change;
+* learned text, not image-conditioned (CoOp, MaPLe, UPT): in eval mode without grad the text
+  features are computed once and reused while no parameter changed (tracked by tensor versions,
+  which every in-place optimiser update bumps) - i.e. once per evaluation pass, not per batch;
+* frozen vision (``vision_trainable = False``: ZS-CLIP, CoOp, CoCoOp): callers may compute
+  :meth:`encode_images` once per image and pass ``image_features=`` to :meth:`forward`.
+"""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class CheckpointMismatch(ValueError):
+    """A prompt checkpoint does not fit this learner; the message names the keys."""
+
+
+class PromptLearner(nn.Module):
+    #: does a text prompt train? (False: text features of a class list are constant)
+    text_trainable = True
+    #: does a visual prompt train? (False: image features of an image are constant)
+    vision_trainable = False
+    #: do the text features depend on the image (CoCoOp)?
+    image_conditioned = False
+    #: how the official trainer's checkpoint prefixes the prompt parameters, and its model folder
+    official_prefix = ""
+    official_model_name = "prompt_learner"
+    #: official key aliases (old name prefix -> ours), e.g. MVLPT's early ``upt_proj``
+    official_aliases: Dict[str, str] = {}
+
+    def __init__(self, clip, classnames: Sequence[str], trim_text: bool = True, text_chunk: int = 0,
+                 cache: bool = True):
+        """``trim_text``: cut prompts to the longest class prompt (exact); ``text_chunk``: encode at most
+        this many prompts at once (0 = all; caps memory); ``cache``: reuse frozen features (exact)."""
+        super().__init__()
+        self.clip = clip
+        self.trim_text = trim_text
+        self.text_chunk = text_chunk
+        self.cache = cache
+        self._text_cache = None  # (key, features)
+
+    # ------------------------------------------------------------------ classes
+    def set_classnames(self, classnames: Sequence[str]):
+        """Use another class list (evaluation on new classes, another task). Rebuilds the token buffers."""
+        self.classnames = [str(c).replace("_", " ") for c in classnames]
+        self._text_cache = None
+        self._build_text(self.classnames)
+        return self
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classnames)
+
+    def _build_text(self, classnames: List[str]):
+        raise NotImplementedError
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids ``(n, L)``; ``L`` = the longest prompt (SOT..EOT) when ``trim_text`` else 77."""
+        ids = self.clip.tokenize(texts)
+        if self.trim_text:
+            ids = ids[:, : int(ids.argmax(-1).max()) + 1]
+        return ids
+
+    def _register_tokens(self, name: str, value: torch.Tensor):
+        """A class-dependent buffer: not saved (rebuilt from class names), moves with the module."""
+        if name in self._buffers:
+            del self._buffers[name]
+        self.register_buffer(name, value, persistent=False)
+
+    # ------------------------------------------------------------------ forward
+    def make_prompts(self) -> dict:
+        return {}
+
+    def compute_text_features(self, state: dict, image_features: Optional[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode_images(self, images: torch.Tensor, state: Optional[dict] = None) -> torch.Tensor:
+        """Image features ``(B, D)`` (not normalised), with this learner's visual prompts."""
+        state = self.make_prompts() if state is None else state
+        return self.clip.encode_image(images, **state.get("vision", {}))
+
+    def encode_text_embeddings(self, x, eot, deep=None):
+        return self.clip.encode_text_chunked(x, eot, deep, chunk=self.text_chunk)
+
+    def _param_versions(self):
+        return tuple((p.data_ptr(), p._version) for p in self.parameters() if p.requires_grad)
+
+    def text_features(self, state: dict, image_features: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Text features, from the cache when that is exact (see the module docstring)."""
+        if self.image_conditioned or not self.cache:
+            return self.compute_text_features(state, image_features)
+        if not self.text_trainable:
+            key = ("fixed", self.clip.dtype, self.clip.logit_scale.device)
+            if self._text_cache is None or self._text_cache[0] != key:
+                with torch.no_grad():
+                    self._text_cache = (key, self.compute_text_features(state, None).detach())
+            return self._text_cache[1]
+        if not self.training and not torch.is_grad_enabled():
+            key = ("eval", self._param_versions(), self.clip.dtype)
+            if self._text_cache is None or self._text_cache[0] != key:
+                self._text_cache = (key, self.compute_text_features(state, None).detach())
+            return self._text_cache[1]
+        self._text_cache = None
+        return self.compute_text_features(state, None)
+
+    def forward(self, images: Optional[torch.Tensor] = None, image_features: Optional[torch.Tensor] = None):
+        """``images (B, 3, H, W)`` or precomputed ``image_features (B, D)`` → logits ``(B, n_cls)``."""
+        state = self.make_prompts()
+        if image_features is None:
+            image_features = self.encode_images(images, state)
+        imf = F.normalize(image_features, dim=-1)
+        tf = F.normalize(self.text_features(state, imf), dim=-1)
+        scale = self.clip.logit_scale.exp()
+        if tf.dim() == 3:  # per-image class features (CoCoOp)
+            return scale * torch.einsum("bd,bcd->bc", imf, tf.to(imf.dtype))
+        return scale * imf @ tf.to(imf.dtype).t()
+
+    # ------------------------------------------------------------------ state
+    def trainable_named_parameters(self):
+        return [(n, p) for n, p in self.named_parameters() if p.requires_grad and not n.startswith("clip.")]
+
+    def count_parameters(self) -> int:
+        """Number of trainable scalars (the official papers' parameter counts)."""
+        return sum(p.numel() for _, p in self.trainable_named_parameters())
+
+    def prompt_state_dict(self) -> "OrderedDict[str, torch.Tensor]":
+        """The trainable tensors only (what checkpoints hold), under our names."""
+        return OrderedDict((n, p.detach().clone()) for n, p in self.trainable_named_parameters())
+
+    def _normalise_keys(self, sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        from .official import normalise_official_keys
+
+        return normalise_official_keys(sd, self.official_aliases)
+
+    def load_prompt_state(self, state_dict: Dict[str, torch.Tensor], strict: bool = True) -> List[str]:
+        """Load prompt tensors saved by us or by the official code (official names are mapped).
+
+        Class-dependent buffers in official files (``token_prefix``/``token_suffix``) and frozen CLIP
+        weights in MaPLe release files are ignored (rebuilt / already loaded). Unknown keys, missing
+        keys and shape mismatches raise :class:`CheckpointMismatch` naming them. Returns the loaded names.
+        """
+        sd = self._normalise_keys(state_dict)
+        own = dict(self.trainable_named_parameters())
+        unknown = sorted(set(sd) - set(own))
+        missing = sorted(set(own) - set(sd))
+        bad = sorted(f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+                     for k in set(sd) & set(own) if tuple(sd[k].shape) != tuple(own[k].shape))
+        problems = []
+        if unknown:
+            problems.append(f"unexpected keys {unknown}")
+        if missing and strict:
+            problems.append(f"missing keys {missing}")
+        if bad:
+            problems.append(f"shape mismatch {bad}")
+        if problems:
+            raise CheckpointMismatch(f"checkpoint does not fit {type(self).__name__}: " + "; ".join(problems))
+        with torch.no_grad():
+            for k, v in sd.items():
+                own[k].copy_(v.to(own[k].dtype))
+        self._text_cache = None
+        return sorted(sd)
+
+    def export_official(self) -> "OrderedDict[str, torch.Tensor]":
+        """The trainable tensors under the names the official trainer saves them with."""
+        return OrderedDict((self.official_prefix + n, p) for n, p in self.prompt_state_dict().items())
+
+    def extra_repr(self) -> str:
+        return f"n_cls={self.num_classes}, trainable={self.count_parameters():,}"

@@ -1,0 +1,153 @@
+"""Official checkpoints and configs ↔ ours, in one place.
+
+Names. The official trainers save the prompt parameters under the attribute names of their prompt
+learner; ours use the same attribute names, so the mapping is:
+
+=================  ===========================  =========================================
+official trainer   key in the official file     ours
+=================  ===========================  =========================================
+CoOp, CoCoOp       ``ctx``, ``meta_net.*``       same (file holds the prompt learner only)
+MVLPT              ``ctx``, ``vpt_embeddings``,  same; old files' ``upt_proj*`` →
+                   ``mvlpt_proj*``               ``mvlpt_proj*``
+MaPLe              ``prompt_learner.<name>``     ``<name>`` (release files also hold every
+                                                 frozen CLIP weight: ignored)
+=================  ===========================  =========================================
+
+``token_prefix``/``token_suffix`` (class-dependent buffers) are always dropped and rebuilt from the
+current class names. Everything else must match exactly (see ``PromptLearner.load_prompt_state``).
+"""
+import logging
+import os
+import pickle
+import warnings
+from collections import OrderedDict
+from typing import Dict, Tuple
+
+import torch
+
+log = logging.getLogger(__name__)
+
+#: keys of official files that are not prompt parameters
+_IGNORED_SUFFIXES = ("token_prefix", "token_suffix", "tokenized_prompts")
+_IGNORED_PREFIXES = ("image_encoder.", "text_encoder.", "logit_scale", "clip_model.", "clip.")
+
+
+class OfficialCheckpointError(ValueError):
+    pass
+
+
+def read_checkpoint(path: str, allow_pickle: bool = True) -> dict:
+    """Read a checkpoint file (ours or an official Dassl one).
+
+    Tries ``torch.load(weights_only=True)`` first. Official Dassl files pickle scheduler objects
+    (and MaPLe's the whole optimizer), which needs full unpickling: that is only done when
+    ``allow_pickle`` and is logged, because unpickling runs code from the file - load only files you trust.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not allow_pickle:
+            raise OfficialCheckpointError(f"{path} needs full unpickling (an official Dassl file?) "
+                                          "and allow_pickle=False") from e
+    except RuntimeError as e:
+        raise OfficialCheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from e
+    log.warning("%s holds pickled Python objects (official Dassl scheduler state); loading it with "
+                "weights_only=False - only do this for files you trust", path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def prompt_state_from_checkpoint(ckpt) -> Dict[str, torch.Tensor]:
+    """The state dict inside a Dassl-layout checkpoint dict (or the dict itself if it is one)."""
+    if isinstance(ckpt, dict) and "state_dict" in ckpt and isinstance(ckpt["state_dict"], dict):
+        return ckpt["state_dict"]
+    if isinstance(ckpt, dict) and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        return ckpt
+    raise OfficialCheckpointError("not a prompt checkpoint: expected a dict with a 'state_dict' entry")
+
+
+def normalise_official_keys(sd: Dict[str, torch.Tensor], aliases: Dict[str, str] = None) -> "OrderedDict":
+    """Official names → ours: strip ``module.``/``prompt_learner.``, apply aliases, drop buffers/CLIP."""
+    out = OrderedDict()
+    for k, v in sd.items():
+        if k.startswith("module."):
+            k = k[len("module."):]
+        if k.startswith(_IGNORED_PREFIXES) or k.split(".")[-1] in _IGNORED_SUFFIXES:
+            continue
+        if k.startswith("prompt_learner."):
+            k = k[len("prompt_learner."):]
+        for old, new in (aliases or {}).items():
+            if k.startswith(old):
+                k = new + k[len(old):]
+        out[k] = v
+    return out
+
+
+def save_official(learner, path: str, epoch: int = 1):
+    """Write ``learner`` as the official trainer would (Dassl layout, official names)."""
+    from mvlpt.utils import atomic_save
+
+    atomic_save({"state_dict": learner.export_official(), "epoch": epoch, "optimizer": None,
+                 "scheduler": None, "val_result": None}, path)
+
+
+# --------------------------------------------------------------------------- configs
+def _get(cfg: dict, dotted: str, default=None):
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
+    """(learner name, constructor kwargs) for an official trainer and its (full) config dict.
+
+    ``cfg`` is the official config as a nested dict (``yaml.safe_load`` of a Dassl ``config.yaml``
+    or a yacs ``CfgNode``). Covers CoOp, CoCoOp, MaPLe, IVLP, VPT (MaPLe repo), ZeroshotCLIP, MVLPT.
+    """
+    g = lambda k, d=None: _get(cfg, k, d)  # noqa: E731
+    if trainer == "CoOp":
+        return "CoOp", dict(n_ctx=g("TRAINER.COOP.N_CTX", 16), ctx_init=g("TRAINER.COOP.CTX_INIT", "") or "",
+                            csc=bool(g("TRAINER.COOP.CSC", False)),
+                            position=g("TRAINER.COOP.CLASS_TOKEN_POSITION", "end"))
+    if trainer == "CoCoOp":
+        return "CoCoOp", dict(n_ctx=g("TRAINER.COCOOP.N_CTX", 16), ctx_init=g("TRAINER.COCOOP.CTX_INIT", "") or "")
+    if trainer == "MaPLe":
+        return "MaPLe", dict(n_ctx=g("TRAINER.MAPLE.N_CTX", 2), ctx_init=g("TRAINER.MAPLE.CTX_INIT", "a photo of a"),
+                             depth=g("TRAINER.MAPLE.PROMPT_DEPTH", 9))
+    if trainer == "IVLP":
+        return "IVLP", dict(n_ctx_text=g("TRAINER.IVLP.N_CTX_TEXT", 2), n_ctx_vision=g("TRAINER.IVLP.N_CTX_VISION", 2),
+                            ctx_init=g("TRAINER.IVLP.CTX_INIT", "a photo of a"),
+                            depth_text=g("TRAINER.IVLP.PROMPT_DEPTH_TEXT", 9),
+                            depth_vision=g("TRAINER.IVLP.PROMPT_DEPTH_VISION", 9))
+    if trainer == "VPT":  # MaPLe repo's deep vision prompting: tokens after the patches
+        return "VPT", dict(n_ctx=g("TRAINER.VPT.N_CTX_VISION", 2), depth=g("TRAINER.VPT.PROMPT_DEPTH_VISION", 1),
+                           deep=g("TRAINER.VPT.PROMPT_DEPTH_VISION", 1) > 1, position="after_patches",
+                           template=(g("TRAINER.VPT.CTX_INIT", "a photo of a") or "a photo of a") + " {}.")
+    if trainer in ("ZeroshotCLIP", "ZeroshotCLIP2"):
+        return "ZeroshotCLIP", dict()
+    if trainer == "MVLPT":
+        m = "TRAINER.MVLPT."
+        n_text, n_vis = g(m + "COOP.N_CTX", 0), g(m + "VPT.N_CTX", 0)
+        if n_text and n_vis:
+            method = g(m + "PROJECT_METHOD", "transformer")
+            return "UPT", dict(n_ctx_text=n_text, n_ctx_vision=n_vis, deep=bool(g(m + "VPT.DEEP", True)),
+                               coupling={"transformer": "tokenwise"}.get(method, method),
+                               proj_dim=g(m + "PROJECT_DIM", 128),
+                               position=g(m + "COOP.CLASS_TOKEN_POSITION", "middle"),
+                               ctx_init=g(m + "COOP.CTX_INIT", "") or "",
+                               dropout=g(m + "VPT.DROPOUT", 0.0))
+        if n_vis:
+            return "VPT", dict(n_ctx=n_vis, deep=bool(g(m + "VPT.DEEP", True)), position="after_cls",
+                               dropout=g(m + "VPT.DROPOUT", 0.0), proj_dim=max(0, g(m + "VPT.PROJECT", -1)))
+        if n_text:
+            return "CoOp", dict(n_ctx=n_text, ctx_init=g(m + "COOP.CTX_INIT", "") or "",
+                                csc=bool(g(m + "COOP.CSC", False)),
+                                position=g(m + "COOP.CLASS_TOKEN_POSITION", "end"))
+        raise OfficialCheckpointError("MVLPT config with COOP.N_CTX = VPT.N_CTX = 0 has no prompt")
+    raise OfficialCheckpointError(f"no official mapping for trainer {trainer!r}")

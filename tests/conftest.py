@@ -1,0 +1,73 @@
+"""Shared fixtures: the stand-in CLIP weights (generated once per session, outside the repo)."""
+import hashlib
+import importlib.util
+import os
+import sys
+
+import pytest
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("MVLPT_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+PARITY_REF = os.environ.get("MVLPT_PARITY_REF", os.path.join(SHARED, "parity", "ref"))
+CACHE = os.environ.get("MVLPT_TEST_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "mvlpt-tests"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def _weights_module():
+    """`clip_weights.py` from the parity folder (the generator of the stand-in weights)."""
+    path = os.path.join(os.path.dirname(PARITY_REF), "clip_weights.py")
+    if not os.path.isfile(path):
+        pytest.skip(f"no stand-in weight generator at {path}")
+    spec = importlib.util.spec_from_file_location("clip_weights", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def standin_weights():
+    """Path factory: backbone ('ViT-B/16') -> path of the OpenAI-format stand-in weights file.
+
+    Written once into the test cache (never into the repo) and checked against its digest."""
+    made = {}
+
+    def get(backbone="ViT-B/16", digest=None):
+        if backbone in made:
+            return made[backbone]
+        mod = _weights_module()
+        os.makedirs(CACHE, exist_ok=True)
+        path = os.path.join(CACHE, backbone.replace("/", "-") + ".pt")
+        sd = None
+        if os.path.isfile(path):
+            try:
+                sd = torch.load(path, weights_only=True)
+            except Exception:  # noqa: BLE001 - a broken cache file is regenerated
+                sd = None
+        if sd is None or (digest and mod.digest(sd) != digest):
+            sd = mod.state_dict(backbone)
+            tmp = path + f".{os.getpid()}.tmp"
+            torch.save(sd, tmp)
+            os.replace(tmp, path)
+        if digest:
+            assert mod.digest(sd) == digest, "stand-in weights digest differs from the reference's"
+        made[backbone] = path
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def clip_cache(standin_weights):
+    """Loaded FrozenCLIPs, shared across tests (they are frozen, so sharing is safe)."""
+    from mvlpt.clip import load_clip
+
+    cache = {}
+
+    def get(backbone="ViT-B/16", digest=None):
+        if backbone not in cache:
+            cache[backbone] = load_clip(backbone, standin_weights(backbone, digest))
+        return cache[backbone]
+
+    return get
