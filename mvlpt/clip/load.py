@@ -57,7 +57,8 @@ def open_clip_name(name: str) -> str:
 
 
 def _read_weights_file(path: str):
-    """Return ("openai", state_dict) or ("open_clip", state_dict)."""
+    """Return ``(kind, state_dict)``: ``"openai"`` for a TorchScript archive or a bare state dict,
+    ``"open_clip"`` for a training checkpoint that wraps it (``{"state_dict": ..., "epoch": ...}``)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -69,17 +70,31 @@ def _read_weights_file(path: str):
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - report any unpickling problem as one line
         raise CLIPLoadError(f"cannot read CLIP weights {path}: {e.__class__.__name__}: {str(e).splitlines()[0]}") from e
+    kind = "openai"
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
+        obj, kind = obj["state_dict"], "open_clip"
+    if not isinstance(obj, dict) or not obj:
         raise CLIPLoadError(f"{path} holds a {type(obj).__name__}, not a CLIP state dict")
-    if obj and all(k.startswith("module.") for k in obj):
+    if all(k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}
-    # OpenAI state dicts keep attention weights as in_proj_* and a `visual.proj` matrix, and so does
-    # open_clip's CLIP class; they differ in the integer entries and in fp16 storage, both harmless.
-    # What matters is whether open_clip's CLIP module accepts the names, which it does for both.
-    return ("openai" if any(k in obj for k in ("input_resolution", "context_length", "vocab_size"))
-            or obj.get("visual.proj", torch.empty(0)).dtype == torch.float16 else "open_clip"), obj
+    return kind, obj
+
+
+def _architecture_mismatch(model, oc_name: str) -> str:
+    """'' if ``model`` has the architecture open_clip's config gives for ``oc_name``, else what differs."""
+    import open_clip
+
+    cfg = open_clip.get_model_config(oc_name) or {}
+    v, t = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
+    got = {"embed_dim": model.text_projection.shape[-1], "text width": model.token_embedding.weight.shape[1],
+           "text layers": len(model.transformer.resblocks)}
+    want = {"embed_dim": cfg.get("embed_dim"), "text width": t.get("width"), "text layers": t.get("layers")}
+    if hasattr(model.visual, "conv1") and hasattr(model.visual, "class_embedding"):
+        got.update({"patch size": model.visual.conv1.kernel_size[0], "vision width": model.visual.conv1.out_channels,
+                    "vision layers": len(model.visual.transformer.resblocks)})
+        want.update({"patch size": v.get("patch_size"), "vision width": v.get("width"), "vision layers": v.get("layers")})
+    diff = [f"{k} {got[k]} (file) vs {want[k]} ({oc_name})" for k in got if want.get(k) is not None and got[k] != want[k]]
+    return ", ".join(diff)
 
 
 def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", device="cpu",
@@ -101,21 +116,33 @@ def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", devi
             raise CLIPLoadError(f"CLIP weights file not found: {path} (pass an existing .pt file, "
                                 f"an open_clip tag such as 'openai', or 'none')")
         kind, sd = _read_weights_file(path)
-        qg = True if quick_gelu is None and kind == "openai" else bool(quick_gelu) or oc_name.endswith("quickgelu")
+        # bare state dicts / archives follow OpenAI (QuickGELU); wrapped open_clip checkpoints follow
+        # open_clip's config for the name (GELU unless the name ends in -quickgelu)
+        qg = (kind == "openai" or oc_name.endswith("quickgelu")) if quick_gelu is None else quick_gelu
+        model = None
         if kind == "openai":
-            sd = {k: v for k, v in sd.items()}
+            sd = {k: v for k, v in sd.items() if not k.endswith("attn_mask")}  # traced archives keep the mask
             try:
-                model = open_clip.model.build_model_from_openai_state_dict(sd, quick_gelu=qg, cast_dtype=None)
-            except (KeyError, RuntimeError) as e:
-                raise CLIPLoadError(f"{path} is not a CLIP state dict in the OpenAI layout: {str(e).splitlines()[0]}") from e
-            model = model.float()
-        else:
+                model = open_clip.model.build_model_from_openai_state_dict(dict(sd), quick_gelu=qg, cast_dtype=None)
+                # the builder stores fp16 (as OpenAI's release); reload in fp32 so fp32 files stay exact
+                model = model.float()
+                model.load_state_dict({k: v for k, v in sd.items()
+                                       if k not in ("input_resolution", "context_length", "vocab_size")})
+            except (KeyError, RuntimeError, ValueError, IndexError, AttributeError):
+                model = None  # not the OpenAI architecture: build from the name below
+            if model is not None:
+                diff = _architecture_mismatch(model, oc_name)
+                if diff:
+                    raise CLIPLoadError(f"{path} does not match backbone {oc_name}: {diff} "
+                                        f"(pass the backbone the weights were trained with)")
+        if model is None:
             model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)
             try:
-                model.load_state_dict(sd, strict=True)
+                model.load_state_dict({k: v for k, v in sd.items()
+                                       if k not in ("input_resolution", "context_length", "vocab_size")}, strict=True)
             except RuntimeError as e:
-                first = str(e).splitlines()
-                raise CLIPLoadError(f"{path} does not match backbone {oc_name}: {' '.join(first[:2])[:300]}") from e
+                first = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+                raise CLIPLoadError(f"{path} does not match backbone {oc_name}: {' '.join(first[1:3])[:300]}") from e
     elif src == "none":
         qg = True if quick_gelu is None else quick_gelu
         with warnings.catch_warnings():

@@ -95,6 +95,8 @@ def _set(cfg, key, value, source, notes):
             node = node[p]
     leaf = parts[-1]
     old = node[leaf]
+    if isinstance(value, str) and not isinstance(old, str):
+        value = _decode(value)  # yacs semantics: "1e-5", "(224, 224)", "True" from yaml or the command line
     if isinstance(old, CfgNode):
         raise ConfigError(f"config key {key} in {source} is a group; set one of its keys, "
                           f"e.g. {key}.{next(iter(old.keys()))}")
@@ -165,7 +167,7 @@ def merge_from_list(cfg, opts):
     frozen = _was_frozen(cfg)
     try:
         for k, v in zip(opts[0::2], opts[1::2]):
-            _set(cfg, k, _decode(v), "command line", notes)
+            _set(cfg, k, v, "command line", notes)
     finally:
         if frozen:
             cfg.freeze()

@@ -62,8 +62,8 @@ def translate(key, value):
     """Map one official ``(key, value)`` pair to ours; returns ``(key, value)`` or ``(key, IGNORE)``."""
     if any(key == n or key.startswith(n + ".") for n in IGNORED_NODES):
         return key, IGNORE
-    if key == "MODEL.BACKBONE.PRETRAINED" and isinstance(value, bool):
-        return key, ("openai" if value else "none")
+    if key == "MODEL.BACKBONE.PRETRAINED" and (isinstance(value, bool) or value in ("True", "False", "true", "false")):
+        return key, ("openai" if value in (True, "True", "true") else "none")
     if key == "TRAINER.VPT.CTX_INIT":  # MaPLe repo's VPT: text prompt prefix
         value = str(value).strip()
         return "TRAINER.VPT.TEMPLATE", (f"{value} {{}}." if value else "a photo of a {}.")

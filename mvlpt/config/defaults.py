@@ -72,9 +72,6 @@ def _add_model_optim_train_test(cfg):
 def _add_trainer_nodes(cfg):
     cfg.TRAINER = CN()
     cfg.TRAINER.NAME = ""
-    # How the loss is computed when several tasks are trained jointly (MVLPT):
-    # "union": softmax over the union of all classes; "masked": softmax over the sample's own task.
-    cfg.TRAINER.MULTITASK_LOSS = "union"
     cfg.TRAINER.CUT_CONTEXTLEN = False  # MVLPT key; accepted, no effect on results
     cfg.TRAINER.ACT_CKPT = 1  # MVLPT key (activation checkpointing); accepted, no effect
 
@@ -134,7 +131,7 @@ def _add_trainer_nodes(cfg):
     # COCOOP.N_CTX (text only -> CoOp, vision only -> VPT, both -> UPT, COCOOP -> CoCoOp).
     cfg.TRAINER.MVLPT = CN()
     cfg.TRAINER.MVLPT.PREC = "fp16"
-    cfg.TRAINER.MVLPT.PROJECT_METHOD = "transformer"  # UPT coupling: transformer->attention, mlp, identity, tokenwise
+    cfg.TRAINER.MVLPT.PROJECT_METHOD = "transformer"  # UPT coupling: transformer (official, =tokenwise), attention, mlp, identity
     cfg.TRAINER.MVLPT.PROJECT_DIM = 128
     cfg.TRAINER.MVLPT.COOP = CN()
     cfg.TRAINER.MVLPT.COOP.N_CTX = 16

@@ -1,0 +1,41 @@
+"""Training engine: a Dassl-style ``TrainerX`` with hooks, checkpoints, evaluators and registries.
+
+Heavy modules are imported lazily so that ``import mvlpt`` stays fast.
+"""
+from mvlpt.engine.errors import CheckpointError, ConfigError, MvlptError, NonFiniteLossError
+from mvlpt.engine.registry import DATASET_REGISTRY, EVALUATOR_REGISTRY, TRAINER_REGISTRY, Registry
+
+_LAZY = {
+    "TrainerX": "mvlpt.engine.trainer", "compute_accuracy": "mvlpt.engine.trainer",
+    "HookBase": "mvlpt.engine.hooks",
+    "build_optimizer": "mvlpt.engine.optim", "build_lr_scheduler": "mvlpt.engine.optim",
+    "ConstantWarmupScheduler": "mvlpt.engine.optim", "LinearWarmupScheduler": "mvlpt.engine.optim",
+    "build_evaluator": "mvlpt.engine.evaluator", "Classification": "mvlpt.engine.evaluator",
+    "read_checkpoint": "mvlpt.engine.checkpoint",
+}
+
+
+def build_trainer(cfg):
+    """Instantiate ``cfg.TRAINER.NAME`` from :data:`TRAINER_REGISTRY` (Dassl's ``build_trainer``)."""
+    import mvlpt.trainers  # noqa: F401  (fills the registry)
+
+    if not cfg.TRAINER.NAME:
+        raise ConfigError("no trainer given; pass --trainer (one of "
+                          f"{', '.join(TRAINER_REGISTRY.registered_names())}) or set TRAINER.NAME")
+    try:
+        cls = TRAINER_REGISTRY.get(cfg.TRAINER.NAME)
+    except KeyError as e:
+        raise ConfigError(e.args[0]) from None
+    return cls(cfg)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mvlpt.engine' has no attribute {name!r}")
+
+
+__all__ = ["TRAINER_REGISTRY", "DATASET_REGISTRY", "EVALUATOR_REGISTRY", "Registry", "build_trainer",
+           "MvlptError", "ConfigError", "CheckpointError", "NonFiniteLossError", *_LAZY]

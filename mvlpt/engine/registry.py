@@ -15,9 +15,23 @@ import difflib
 
 
 class Registry:
-    def __init__(self, name):
+    """Name -> object map. ``autoload``: modules imported on the first lookup (they register the
+    objects), so ``import mvlpt`` stays light and lookups still see every registered name."""
+
+    def __init__(self, name, autoload=()):
         self._name = name
         self._obj_map = {}
+        self._autoload = tuple(autoload)
+        self._loaded = not self._autoload
+
+    def _ensure_loaded(self):
+        if self._loaded:
+            return
+        self._loaded = True  # set first: the modules being imported may look names up themselves
+        import importlib
+
+        for mod in self._autoload:
+            importlib.import_module(mod)
 
     def _do_register(self, name, obj, force=False):
         if name in self._obj_map and not force and self._obj_map[name] is not obj:
@@ -36,6 +50,8 @@ class Registry:
 
     def get(self, name):
         if name not in self._obj_map:
+            self._ensure_loaded()
+        if name not in self._obj_map:
             raise KeyError(self.unknown_message(name))
         return self._obj_map[name]
 
@@ -51,18 +67,22 @@ class Registry:
         return msg
 
     def registered_names(self):
+        self._ensure_loaded()
         return sorted(self._obj_map)
 
     def __contains__(self, name):
+        if name not in self._obj_map:
+            self._ensure_loaded()
         return name in self._obj_map
 
     def __iter__(self):
+        self._ensure_loaded()
         return iter(self._obj_map.items())
 
     def __repr__(self):
         return f"Registry({self._name}: {', '.join(self.registered_names())})"
 
 
-TRAINER_REGISTRY = Registry("TRAINER")
-DATASET_REGISTRY = Registry("DATASET")
-EVALUATOR_REGISTRY = Registry("EVALUATOR")
+TRAINER_REGISTRY = Registry("TRAINER", autoload=("mvlpt.trainers",))
+DATASET_REGISTRY = Registry("DATASET", autoload=("mvlpt.data",))
+EVALUATOR_REGISTRY = Registry("EVALUATOR", autoload=("mvlpt.engine.evaluator",))

@@ -21,7 +21,9 @@ def build_learner(name: str, clip, classnames, **kwargs) -> PromptLearner:
     if name not in LEARNERS:
         import difflib
 
-        close = difflib.get_close_matches(name, list(LEARNERS), n=2, cutoff=0.4)
+        lowered = {k.lower(): k for k in LEARNERS}
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=2, cutoff=0.4)
+        close = [lowered[c] for c in close]
         raise KeyError(f"unknown prompt learner {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
                        + f" (available: {', '.join(LEARNERS)})")
     return LEARNERS[name](clip, classnames, **kwargs)

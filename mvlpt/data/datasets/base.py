@@ -53,7 +53,7 @@ class FewShotDataset(DatasetBase):
 
     dataset_dir_name = ""
     image_dir_name = ""
-    metric = "accuracy"
+    task_metric = "accuracy"
     val_is_test = False      # ImageNet: its val split is its test split
     test_only = False        # ImageNet variants: train_x = test = all images
     sample_val = True        # few-shot also samples val (min(K, 4) per class)
@@ -81,7 +81,7 @@ class FewShotDataset(DatasetBase):
                                                          return_selected=True)
         if selected is not None:
             classnames = [classnames[i] for i in selected]
-        super().__init__(train, val, test, classnames=classnames, name=self.registry_name(), metric=self.metric)
+        super().__init__(train, val, test, classnames=classnames, name=self.registry_name(), metric=self.task_metric)
 
     # -- hooks --------------------------------------------------------------------------------
     @classmethod
@@ -102,10 +102,11 @@ class FewShotDataset(DatasetBase):
         fp = fingerprint_of(train, self.image_dir)
         cache = FewShotCache(cache_dir, self.image_dir, name, k, seed, fingerprint=fp)
         hit = cache.load()
+        self.fewshot_cache_hit = hit is not None
         if hit is not None:
             log.info("few-shot split loaded from %s", cache.path)
             self.fewshot_cache_path = cache.path
-            return hit["train"], hit.get("val")
+            return hit["train"], hit.get("val") if self.sample_val else val
         rng = random.Random(seed)
         train_k = generate_fewshot(train, k, rng)
         val_k = generate_fewshot(val, min(k, 4), rng) if (val and self.sample_val) else val

@@ -1,0 +1,266 @@
+"""Command line: ``python train.py`` / ``python -m mvlpt`` / ``mvlpt`` with Dassl's flags.
+
+    python train.py --root DATA --trainer CoOp --backbone ViT-B/16 \\
+        --config-file configs/trainers/CoOp/vit_b16.yaml --dataset-config-file configs/datasets/x.yaml \\
+        --output-dir output/coop --seed 1  OPTIM.MAX_EPOCH 5
+
+Exit codes: 0 ok; 1 internal error (a bug; ``--debug`` shows the traceback); 2 usage / config /
+input error (unknown trainer, dataset, backbone or config key, missing or malformed file,
+incompatible checkpoint); 3 training diverged (NaN/inf loss; the last good checkpoint is kept and a
+rerun resumes from it); 130 interrupted. Errors are one line on stderr; the full traceback goes to
+``OUTPUT_DIR/log.txt`` (when it exists) and, with ``--debug``, to stderr.
+
+Distributed: ``torchrun --nproc_per_node N train.py ...`` (gloo on CPU, nccl on GPU).
+"""
+import argparse
+import logging
+import os
+import sys
+import traceback
+
+EPILOG = """exit codes: 0 ok, 1 internal error (rerun with --debug), 2 usage/config/input error,
+3 training diverged (NaN/inf loss; rerun resumes from the last good checkpoint), 130 interrupted.
+Trailing KEY VALUE pairs override config keys (python -m mvlpt --list-keys lists them)."""
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + error
+        raise _UsageError(f"{message} (see --help)")
+
+
+def build_parser():
+    p = _Parser(prog="mvlpt", description="Prompt tuning of frozen CLIP models (Dassl-compatible flags).",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=str, default="", help="path to dataset")
+    p.add_argument("--output-dir", type=str, default="", help="output directory")
+    p.add_argument("--resume", type=str, default="", help="checkpoint directory (from which the training resumes)")
+    p.add_argument("--seed", type=int, default=None, help="fixed seed (any value >= 0, including 0)")
+    p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
+    p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
+    p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
+    p.add_argument("--config-file", type=str, default="", help="path to config file")
+    p.add_argument("--dataset-config-file", type=str, default="", help="path to config file for dataset setup")
+    p.add_argument("--trainer", type=str, default="", help="name of trainer")
+    p.add_argument("--backbone", type=str, default="", help="name of CNN backbone")
+    p.add_argument("--head", type=str, default="", help="name of head")
+    p.add_argument("--eval-only", action="store_true", help="evaluation only")
+    p.add_argument("--model-dir", type=str, default="",
+                   help="load model from this directory for eval-only mode; without --eval-only, "
+                        "initialise the prompts from it before training")
+    p.add_argument("--load-epoch", type=int, help="load model weights at this epoch for evaluation")
+    p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    p.add_argument("--list-keys", action="store_true", help="print every config key with its default and exit")
+    p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
+                   help="modify config options using the command-line")
+    return p
+
+
+def reset_cfg(cfg, args):
+    """Dassl's ``reset_cfg``: command-line flags override config keys (``--seed 0`` included)."""
+    if args.root:
+        cfg.DATASET.ROOT = args.root
+    if args.output_dir:
+        cfg.OUTPUT_DIR = args.output_dir
+    if args.resume:
+        cfg.RESUME = args.resume
+    if args.seed is not None:
+        cfg.SEED = args.seed
+    if args.source_domains and "SOURCE_DOMAINS" in cfg.DATASET:
+        cfg.DATASET.SOURCE_DOMAINS = args.source_domains
+    if args.target_domains and "TARGET_DOMAINS" in cfg.DATASET:
+        cfg.DATASET.TARGET_DOMAINS = args.target_domains
+    if args.transforms:
+        cfg.INPUT.TRANSFORMS = args.transforms
+    if args.trainer:
+        cfg.TRAINER.NAME = args.trainer
+    if args.backbone:
+        cfg.MODEL.BACKBONE.NAME = args.backbone
+    if args.head:
+        cfg.MODEL.HEAD.NAME = args.head
+
+
+def setup_cfg(args):
+    from mvlpt.config import get_cfg_default, merge_from_file, merge_from_list
+
+    cfg = get_cfg_default()
+    notes = []
+    if args.dataset_config_file:
+        notes += merge_from_file(cfg, args.dataset_config_file)
+    if args.config_file:
+        notes += merge_from_file(cfg, args.config_file)
+    reset_cfg(cfg, args)
+    notes += merge_from_list(cfg, args.opts)
+    cfg.freeze()
+    return cfg, notes
+
+
+class _Buffer(logging.Handler):
+    """Holds log records until the output directory is committed (no partial files on bad input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def _setup_logging(is_main):
+    log = logging.getLogger("mvlpt")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+    if is_main:
+        sh = logging.StreamHandler(sys.stdout)
+        sh.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(sh)
+    buf = _Buffer()
+    log.addHandler(buf)
+    logging.captureWarnings(True)
+    wlog = logging.getLogger("py.warnings")
+    wlog.propagate = False
+    for h in list(wlog.handlers):
+        wlog.removeHandler(h)
+    for h in log.handlers:
+        wlog.addHandler(h)
+    return log, buf
+
+
+def _commit_log(log, buf, output_dir):
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, "log.txt")
+    fh = logging.FileHandler(path, mode="a", encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(message)s"))
+    for r in buf.records:
+        fh.handle(r)
+    buf.records.clear()
+    log.removeHandler(buf)
+    logging.getLogger("py.warnings").removeHandler(buf)
+    log.addHandler(fh)
+    logging.getLogger("py.warnings").addHandler(fh)
+    return path
+
+
+def _teardown_logging():
+    for name in ("mvlpt", "py.warnings"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+            if not isinstance(h, logging.StreamHandler) or isinstance(h, logging.FileHandler):
+                h.close()
+    logging.captureWarnings(False)
+
+
+def _list_keys():
+    from mvlpt.config import all_keys, get_cfg_default
+
+    cfg = get_cfg_default()
+    for k in all_keys(cfg):
+        node = cfg
+        for p in k.split("."):
+            node = node[p]
+        print(f"{k} {node!r}")
+
+
+def _run(args, state):
+    from mvlpt.engine import build_trainer
+    from mvlpt.engine import dist as du
+
+    cfg, notes = setup_cfg(args)
+    du.init_from_env(cfg.USE_CUDA)
+    is_main = du.get_rank() == 0
+    log, buf = _setup_logging(is_main)
+    if args.resume and not os.path.isdir(args.resume):
+        from mvlpt.engine.errors import CheckpointError
+
+        raise CheckpointError(f"--resume {args.resume}: no such directory")
+    if args.eval_only and not args.model_dir and not cfg.TRAINER.NAME == "ZeroshotCLIP":
+        log.info("Note: --eval-only without --model-dir evaluates the initial prompts")
+    for n in notes:
+        log.info(n)
+    log.info("Setting fixed seed: {}".format(cfg.SEED) if cfg.SEED >= 0 else "Seed: drawn at random")
+    log.info("*** Config ***")
+    log.info(cfg.dump())
+    trainer = build_trainer(cfg)
+    if args.eval_only:
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+    else:
+        if args.model_dir:
+            trainer.init_prompts_from(args.model_dir, epoch=args.load_epoch)
+        if not args.no_train:
+            trainer.resume()
+    if is_main:
+        state["log_path"] = _commit_log(log, buf, cfg.OUTPUT_DIR)
+    else:
+        log.removeHandler(buf)
+    if args.eval_only:
+        trainer.test()
+        return 0
+    if not args.no_train:
+        trainer.train()
+    return 0
+
+
+def main(argv=None):
+    """Entry point; returns the exit code (see module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    state = {}
+    try:
+        args = build_parser().parse_args(argv)
+        if args.list_keys:
+            _list_keys()
+            return 0
+        if args.opts and args.opts[0] == "--":
+            args.opts = args.opts[1:]
+        flags = [o for o in args.opts[0::2] if o.startswith("--")]
+        if flags:
+            raise _UsageError(f"{flags[0]} must come before the KEY VALUE config options "
+                              f"(Dassl syntax: flags first, then KEY VALUE pairs)")
+        return _run(args, state)
+    except _UsageError as e:
+        print(f"mvlpt: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mvlpt: interrupted (rerun the same command to resume from the last checkpoint)", file=sys.stderr)
+        return 130
+    except BaseException as e:  # noqa: BLE001 - one clear line; traceback to log.txt / --debug
+        if isinstance(e, SystemExit):
+            raise
+        from mvlpt.engine.errors import MvlptError
+
+        tb = traceback.format_exc()
+        if isinstance(e, MvlptError):
+            line, code = f"mvlpt: error: {e}", e.exit_code
+        else:
+            first = str(e).splitlines()[0] if str(e) else ""
+            line = (f"mvlpt: internal error: {type(e).__name__}: {first} "
+                    f"(rerun with --debug for the traceback)")
+            code = 1
+        if state.get("log_path"):
+            try:
+                with open(state["log_path"], "a", encoding="utf-8") as f:
+                    f.write(line + "\n" + tb)
+            except OSError:
+                pass
+        sys.stdout.flush()
+        if debug:
+            print(tb, file=sys.stderr, end="")
+        print(line, file=sys.stderr)
+        return code
+    finally:
+        _teardown_logging()
+        try:
+            import torch.distributed as tdist
+
+            if tdist.is_available() and tdist.is_initialized():
+                tdist.destroy_process_group()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,203 @@
+"""Custom datasets: a folder tree (``Folder``) or CSV files (``CSV``).
+
+``DATASET.NAME "Folder"``, ``DATASET.CUSTOM.ROOT /data/mine``:
+    * ``root/{train,val,test}/<class>/*.jpg`` -> those splits (val optional), or
+    * ``root/<class>/*.jpg`` -> split by ``DATASET.CUSTOM.SPLIT_RATIO`` (seeded, per class).
+
+``DATASET.NAME "CSV"``: ``DATASET.CUSTOM.CSV`` (one file, split by ratio) or
+``CSV_TRAIN``/``CSV_VAL``/``CSV_TEST``. Rows are ``path,label`` (header optional); ``label`` is
+an integer id or a class name. Paths are relative to ``CUSTOM.IMAGE_ROOT`` (default: the CSV's
+folder). ``CUSTOM.CLASSNAMES``: optional file, one class name per line, in label order.
+Few-shot (``NUM_SHOTS``) and base/new (``SUBSAMPLE_CLASSES``) work as for the CoOp datasets.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import random
+
+from mvlpt.engine.registry import DATASET_REGISTRY
+
+from ..datum import Datum
+from ..io import DatasetLayoutError, listdir_nohidden
+from .base import FewShotDataset
+
+__all__ = ["Folder", "CSV", "ratio_split", "IMAGE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+
+
+def ratio_split(items, ratios, seed):
+    """Per-class seeded split into len(ratios) parts (each class keeps >= 1 train item)."""
+    ratios = [float(r) for r in ratios]
+    tot = sum(ratios)
+    ratios = [r / tot for r in ratios]
+    rng = random.Random(seed)
+    by = {}
+    for d in items:
+        by.setdefault(d.label, []).append(d)
+    parts = [[] for _ in ratios]
+    for lab in sorted(by):
+        group = sorted(by[lab], key=lambda d: d.impath)
+        rng.shuffle(group)
+        n = len(group)
+        counts = [int(round(r * n)) for r in ratios]
+        counts[0] = max(1, n - sum(counts[1:]))
+        start = 0
+        for i, c in enumerate(counts):
+            parts[i].extend(group[start:start + c])
+            start += c
+    return parts
+
+
+def _read_classnames_file(path):
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise DatasetLayoutError(f"class-name file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        return [ln.strip() for ln in f if ln.strip()]
+
+
+class _Custom(FewShotDataset):
+    def _cn(self):
+        return self.cfg.DATASET.CUSTOM
+
+    @classmethod
+    def registry_name(cls):
+        return cls.__name__
+
+    def _finish(self, train, val, test, classnames):
+        if test is None:
+            c = self._cn()
+            train, val, test = ratio_split(train, c.SPLIT_RATIO, int(c.SPLIT_SEED))
+            if not val:
+                val = None
+        self.task_metric = self._cn().METRIC
+        return dict(train=train, val=val, test=test, classnames=classnames)
+
+
+@DATASET_REGISTRY.register()
+class Folder(_Custom):
+    """Image-folder dataset (see module docstring)."""
+
+    def __init__(self, cfg):
+        c = cfg.DATASET.CUSTOM
+        root = c.ROOT or cfg.DATASET.ROOT
+        if not root:
+            raise DatasetLayoutError("Folder dataset: set DATASET.CUSTOM.ROOT to root/<class>/*.jpg")
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.DATASET.ROOT = root
+        self.NAME = c.NAME or "Folder"
+        super().__init__(cfg)
+
+    def registry_name(self):  # noqa: D102 - instance-level name (CUSTOM.NAME)
+        return getattr(self, "NAME", "Folder")
+
+    def check_layout(self):
+        if not os.path.isdir(self.root):
+            raise DatasetLayoutError(f"Folder dataset root not found: {self.root}")
+
+    def read_splits(self, cfg):
+        explicit = _read_classnames_file(self._cn().CLASSNAMES)
+        has_splits = os.path.isdir(os.path.join(self.root, "train")) and os.path.isdir(os.path.join(self.root, "test"))
+        if has_splits:
+            classes = sorted(d for d in listdir_nohidden(os.path.join(self.root, "train"))
+                             if os.path.isdir(os.path.join(self.root, "train", d)))
+        else:
+            classes = sorted(d for d in listdir_nohidden(self.root) if os.path.isdir(os.path.join(self.root, d)))
+        if not classes:
+            raise DatasetLayoutError(f"Folder dataset: no class folders in {self.root}")
+        names = explicit or classes
+        if len(names) != len(classes):
+            raise ValueError(f"{self._cn().CLASSNAMES} lists {len(names)} names for {len(classes)} class folders")
+        lab = {c: i for i, c in enumerate(classes)}
+
+        def scan(base):
+            out = []
+            for c in classes:
+                d = os.path.join(base, c)
+                if not os.path.isdir(d):
+                    continue
+                for f in sorted(listdir_nohidden(d)):
+                    if f.lower().endswith(IMAGE_EXTENSIONS):
+                        out.append(Datum(os.path.join(d, f), lab[c], names[lab[c]]))
+            return out
+
+        if has_splits:
+            val_dir = os.path.join(self.root, "val")
+            val = scan(val_dir) if os.path.isdir(val_dir) else None
+            return self._finish(scan(os.path.join(self.root, "train")), val,
+                                scan(os.path.join(self.root, "test")), names)
+        return self._finish(scan(self.root), None, None, names)
+
+
+@DATASET_REGISTRY.register()
+class CSV(_Custom):
+    """CSV dataset (``path,label`` rows; see module docstring)."""
+
+    def __init__(self, cfg):
+        c = cfg.DATASET.CUSTOM
+        first = c.CSV or c.CSV_TRAIN
+        if not first:
+            raise DatasetLayoutError("CSV dataset: set DATASET.CUSTOM.CSV (or CSV_TRAIN/CSV_VAL/CSV_TEST)")
+        root = c.IMAGE_ROOT or os.path.dirname(os.path.abspath(os.path.expanduser(first)))
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.DATASET.ROOT = root
+        self.NAME = c.NAME or "CSV"
+        super().__init__(cfg)
+
+    def registry_name(self):  # noqa: D102
+        return getattr(self, "NAME", "CSV")
+
+    def check_layout(self):
+        c = self._cn()
+        for p in (c.CSV, c.CSV_TRAIN, c.CSV_VAL, c.CSV_TEST):
+            if p and not os.path.isfile(os.path.expanduser(p)):
+                raise DatasetLayoutError(f"CSV file not found: {p}")
+
+    def read_splits(self, cfg):
+        c = self._cn()
+        explicit = _read_classnames_file(c.CLASSNAMES)
+        files = [c.CSV] if c.CSV else [c.CSV_TRAIN, c.CSV_VAL, c.CSV_TEST]
+        raw = [self._read(os.path.expanduser(p)) if p else None for p in files]
+        # label space: integer ids as given, or class names (sorted) mapped to ids
+        all_rows = [r for rows in raw if rows for r in rows]
+        numeric = all(str(lbl).lstrip("-").isdigit() for _, lbl in all_rows)
+        if numeric:
+            n = max(int(lbl) for _, lbl in all_rows) + 1
+            names = explicit or [str(i) for i in range(n)]
+            to_lab = lambda s: int(s)  # noqa: E731
+        else:
+            names = explicit or sorted({lbl for _, lbl in all_rows})
+            idx = {nm: i for i, nm in enumerate(names)}
+            missing = sorted({lbl for _, lbl in all_rows} - set(idx))
+            if missing:
+                raise ValueError(f"CSV labels {missing[:5]} are not in the class list")
+            to_lab = idx.__getitem__
+
+        def conv(rows):
+            if rows is None:
+                return None
+            return [Datum(os.path.join(self.root, p), to_lab(lbl), names[to_lab(lbl)]) for p, lbl in rows]
+
+        if c.CSV:
+            return self._finish(conv(raw[0]), None, None, names)
+        return self._finish(conv(raw[0]), conv(raw[1]), conv(raw[2]) or [], names)
+
+    @staticmethod
+    def _read(path):
+        rows = []
+        with open(path, newline="", encoding="utf-8") as f:
+            for i, row in enumerate(csv.reader(f)):
+                if not row or not "".join(row).strip():
+                    continue
+                if i == 0 and [x.strip().lower() for x in row[:2]] in (["path", "label"], ["image", "label"],
+                                                                      ["filepath", "label"], ["file", "label"]):
+                    continue
+                if len(row) < 2:
+                    raise ValueError(f"{path}:{i + 1}: expected 'path,label', got {row}")
+                rows.append((row[0].strip(), row[1].strip()))
+        return rows

@@ -1,0 +1,254 @@
+"""Run one training / evaluation of the engine from Python, the way ``python -m mvlpt`` does, plus
+what the recipe needs on top:
+
+* **skip finished runs**: a run whose ``OUTPUT_DIR/results_best.json`` (or ``results.json``) exists is not rerun;
+  an unfinished one resumes from its last checkpoint (the engine's resume);
+* **verified initialisation**: with ``init_from`` (a source prompt: run folder or checkpoint file) the
+  prompt tensors are loaded before training and compared, tensor by tensor, with the source file;
+  ``OUTPUT_DIR/init_check.json`` records the result, and a hook re-checks right before the first
+  optimisation step. A mismatch raises :class:`InitError` (the official MCoOp target runs silently
+  trained from scratch; this cannot);
+* **best-val and last-epoch** test results: ``results_best.json`` and ``results_last.json``.
+
+    >>> from mvlpt.multitask.runner import RunSpec, run
+    >>> spec = RunSpec(output_dir="out/t", datasets=["DemoTextures"], method="CoOp", seed=1,
+    ...                init_from="out/source/avg", opts=["OPTIM.MAX_EPOCH", "2"])   # doctest: +SKIP
+    >>> run(spec)                                                                       # doctest: +SKIP
+"""
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+__all__ = ["METHODS", "RunSpec", "run", "is_finished", "read_result", "InitError", "method_opts"]
+
+log = logging.getLogger("mvlpt.recipe")
+
+#: The three prompt families of the paper, in the official MVLPT trainer layout (``--trainer MVLPT``).
+#: ``nctx``: M in the paper (16 for CoOp/VPT, 4 for UPT). Baselines and multitask variants use the same
+#: trainer, so "with / without source init" is the only difference between e.g. CoOp and MCoOp.
+METHODS = {
+    "CoOp": {"multitask_name": "MCoOp", "nctx": 16,
+             "opts": lambda n: ["TRAINER.MVLPT.COOP.N_CTX", n, "TRAINER.MVLPT.VPT.N_CTX", 0,
+                                "TRAINER.MVLPT.COOP.CLASS_TOKEN_POSITION", "middle", "TRAINER.MVLPT.COOP.CSC", False]},
+    "VPT": {"multitask_name": "MVPT", "nctx": 16,
+            "opts": lambda n: ["TRAINER.MVLPT.COOP.N_CTX", 0, "TRAINER.MVLPT.VPT.N_CTX", n]},
+    "UPT": {"multitask_name": "MUPT", "nctx": 4,
+            "opts": lambda n: ["TRAINER.MVLPT.COOP.N_CTX", n, "TRAINER.MVLPT.VPT.N_CTX", n,
+                               "TRAINER.MVLPT.COOP.CLASS_TOKEN_POSITION", "middle", "TRAINER.MVLPT.COOP.CSC", False]},
+}
+ALIASES = {"MCoOp": "CoOp", "MVPT": "VPT", "MUPT": "UPT", "coop": "CoOp", "vpt": "VPT", "upt": "UPT"}
+
+
+class InitError(RuntimeError):
+    """The target prompt does not equal the source prompt before the first step."""
+
+
+def canonical_method(name: str) -> str:
+    m = ALIASES.get(name, name)
+    if m not in METHODS and m not in ("ZeroshotCLIP", "LinearProbe"):
+        raise ValueError(f"unknown method {name!r}; use one of {', '.join(METHODS)} (or MCoOp/MVPT/MUPT)")
+    return m
+
+
+def method_opts(method: str, nctx: Optional[int] = None) -> List[str]:
+    m = METHODS[canonical_method(method)]
+    return [str(x) for x in m["opts"](int(nctx or m["nctx"]))]
+
+
+@dataclass
+class RunSpec:
+    """One engine run. ``datasets``: one name = single task, several = multitask (merged label space)."""
+
+    output_dir: str
+    datasets: Sequence[str]
+    method: str = "CoOp"              # CoOp | VPT | UPT (MVLPT trainer) | ZeroshotCLIP
+    seed: int = 1
+    nctx: Optional[int] = None
+    root: str = ""
+    backbone: str = "ViT-B/16"
+    pretrained: str = "openai"
+    shots: Optional[int] = None
+    config_file: str = ""
+    dataset_config_file: str = ""
+    init_from: str = ""               # source prompt (run dir or file) -> verified init
+    eval_only: bool = False
+    opts: List[str] = field(default_factory=list)
+    best_and_last: bool = True        # also evaluate the last epoch when FINAL_MODEL is best_val
+    label: str = ""                   # table column for mvlpt.results (default: from the path)
+    group: str = ""                   # group name of a grouped run (dropped from the default label)
+
+    def argv(self) -> List[str]:
+        method = canonical_method(self.method)
+        a = ["--output-dir", self.output_dir, "--seed", str(self.seed), "--backbone", self.backbone]
+        if self.root:
+            a += ["--root", self.root]
+        if self.config_file:
+            a += ["--config-file", self.config_file]
+        if self.dataset_config_file:
+            a += ["--dataset-config-file", self.dataset_config_file]
+        a += ["--trainer", "ZeroshotCLIP" if method == "ZeroshotCLIP" else "MVLPT"]
+        if self.eval_only:
+            a.append("--eval-only")
+        opts = ["DATASET.NAME", ",".join(self.datasets), "MODEL.BACKBONE.PRETRAINED", str(self.pretrained)]
+        if self.shots is not None:
+            opts += ["DATASET.NUM_SHOTS", str(self.shots)]
+        if method in METHODS:
+            opts += method_opts(method, self.nctx)
+        return a + opts + [str(o) for o in self.opts]
+
+
+def read_result(output_dir: str, which: str = "best") -> Optional[Dict]:
+    """The test result of a finished run (``which``: best | last | final), or None."""
+    names = {"best": ["results_best.json", "results.json"], "last": ["results_last.json", "results.json"],
+             "final": ["results.json"]}[which]
+    for n in names:
+        p = os.path.join(output_dir, n)
+        if os.path.isfile(p):
+            with open(p, encoding="utf-8") as f:
+                return json.load(f)
+    return None
+
+
+def is_finished(output_dir: str) -> bool:
+    """A run is finished when it wrote ``DONE`` (the last thing :func:`run` writes) or ``results_best.json``."""
+    return any(os.path.isfile(os.path.join(output_dir, n)) for n in ("DONE", "results_best.json"))
+
+
+def _compare(learner, sd) -> Dict:
+    own = dict(learner.trainable_named_parameters())
+    norm = learner._normalise_keys(sd) if hasattr(learner, "_normalise_keys") else sd
+    keys, diffs, skipped = [], {}, []
+    for k, v in norm.items():
+        if k in ("token_prefix", "token_suffix"):
+            continue
+        if k not in own:
+            skipped.append(k)
+            continue
+        if tuple(v.shape) != tuple(own[k].shape):
+            skipped.append(k)
+            continue
+        keys.append(k)
+        diffs[k] = float((own[k].detach().cpu().float() - v.cpu().float()).abs().max()) if v.numel() else 0.0
+    return {"keys": sorted(keys), "skipped": sorted(skipped), "max_abs_diff": max(diffs.values()) if diffs else None,
+            "equal": bool(keys) and all(d == 0.0 for d in diffs.values()),
+            "n_trainable": len(own), "n_checked": len(keys)}
+
+
+def _write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _setup_logging():
+    try:
+        from mvlpt.cli import _commit_log, _setup_logging  # same handling as `python -m mvlpt`
+        return _setup_logging, _commit_log
+    except ImportError:  # pragma: no cover - cli missing
+        return None, None
+
+
+def run(spec: RunSpec, force: bool = False, quiet: bool = False) -> Dict:
+    """Run ``spec`` unless finished; returns ``{"status": "done"|"skipped", "best": {...}, "last": {...}}``."""
+    from mvlpt.cli import build_parser, setup_cfg
+    from mvlpt.engine import build_trainer
+    from mvlpt.engine.hooks import HookBase
+
+    out = spec.output_dir
+    if not force and is_finished(out):
+        return {"status": "skipped", "best": read_result(out, "best"), "last": read_result(out, "last"),
+                "output_dir": out}
+    args = build_parser().parse_args(spec.argv())
+    cfg, notes = setup_cfg(args)
+    setup, commit = _setup_logging()
+    lg = logging.getLogger("mvlpt")
+    buf = None
+    if setup is not None:
+        lg, buf = setup(True)
+        if quiet:
+            for h in list(lg.handlers):
+                if type(h) is logging.StreamHandler:
+                    lg.removeHandler(h)
+    try:
+        for n in notes:
+            lg.info(n)
+        lg.info("*** Config ***\n" + cfg.dump())
+        trainer = build_trainer(cfg)
+        check = None
+        if spec.init_from:
+            from mvlpt.multitask.averaging import load_prompt_checkpoint
+
+            src_file, src = load_prompt_checkpoint(spec.init_from)
+            trainer.init_prompts_from(src_file)
+            check = _compare(trainer.learner, src["state_dict"])
+            check["source"] = os.path.abspath(src_file)
+            if not check["equal"]:
+                raise InitError(f"target prompt differs from the source prompt {src_file} after loading: {check}")
+            source_sd = {k: v.clone() for k, v in src["state_dict"].items()}
+
+            class InitCheckHook(HookBase):
+                """Right before the first step of a fresh run: the prompt must still equal the source."""
+
+                def before_train(self):
+                    t = self.trainer
+                    if t.start_epoch > 0:  # resumed: the checkpoint, not the source, is the state
+                        check["before_first_step"] = "resumed"
+                        return
+                    c = _compare(t.learner, source_sd)
+                    check["before_first_step"] = c["equal"]
+                    if not c["equal"]:
+                        raise InitError(f"prompt changed between initialisation and the first step: {c}")
+
+            trainer.register_hooks([InitCheckHook()])
+        if not spec.eval_only:
+            trainer.resume()
+        os.makedirs(out, exist_ok=True)
+        if commit is not None:
+            commit(lg, buf, out)
+        if check is not None:
+            _write_json(os.path.join(out, "init_check.json"), check)
+        res = {"status": "done", "output_dir": out}
+        if spec.eval_only:
+            trainer.test()
+            best = last = dict(trainer.final_results or {})
+        else:
+            trainer.train()
+            final = dict(trainer.final_results or {})
+            if cfg.TEST.FINAL_MODEL == "best_val":
+                best = final
+                last = best
+                if spec.best_and_last and not cfg.TEST.NO_TEST:
+                    trainer.load_model(out, epoch=trainer.max_epoch)
+                    trainer.test()
+                    last = dict(trainer.final_results or {})
+            else:
+                best = last = final
+        if check is not None:
+            _write_json(os.path.join(out, "init_check.json"), check)
+        meta = {"datasets": list(spec.datasets), "method": canonical_method(spec.method), "seed": spec.seed,
+                "init_from": os.path.abspath(spec.init_from) if spec.init_from else "",
+                "final_model": cfg.TEST.FINAL_MODEL, "epochs": cfg.OPTIM.MAX_EPOCH}
+        if spec.label:
+            meta["label"] = spec.label
+        if spec.group:
+            meta["group"] = spec.group
+        if not cfg.TEST.NO_TEST:
+            _write_json(os.path.join(out, "results_last.json"), {"which": "last", **meta, **last})
+            _write_json(os.path.join(out, "results_best.json"),
+                        {"which": "best" if cfg.TEST.FINAL_MODEL == "best_val" else "last", **meta, **best})
+        _write_json(os.path.join(out, "run.json"), meta)
+        with open(os.path.join(out, "DONE"), "w") as f:
+            f.write("ok\n")
+        res.update(best=best, last=last, init_check=check)
+        return res
+    finally:
+        try:
+            from mvlpt.cli import _teardown_logging
+            _teardown_logging()
+        except ImportError:  # pragma: no cover
+            pass
