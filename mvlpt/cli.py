@@ -183,6 +183,13 @@ def _run(args, state):
         raise CheckpointError(f"--resume {args.resume}: no such directory")
     if args.eval_only and not args.model_dir and not cfg.TRAINER.NAME == "ZeroshotCLIP":
         log.info("Note: --eval-only without --model-dir evaluates the initial prompts")
+    from mvlpt.engine import TRAINER_REGISTRY, ConfigError
+
+    if not cfg.TRAINER.NAME:
+        raise ConfigError("no trainer given; pass --trainer (one of "
+                          f"{', '.join(TRAINER_REGISTRY.registered_names())}) or set TRAINER.NAME")
+    if cfg.TRAINER.NAME not in TRAINER_REGISTRY:
+        raise ConfigError(TRAINER_REGISTRY.unknown_message(cfg.TRAINER.NAME))
     for n in notes:
         log.info(n)
     log.info("Setting fixed seed: {}".format(cfg.SEED) if cfg.SEED >= 0 else "Seed: drawn at random")

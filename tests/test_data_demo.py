@@ -96,7 +96,8 @@ def test_task_balanced_sampler_and_workers():
     dm = DataManager(_cfg("DemoMultitask", DATALOADER__TRAIN_X__SAMPLER="TaskBalancedSampler",
                           DATALOADER__NUM_WORKERS=1))
     assert type(dm.train_loader_x.sampler).__name__ == "TaskBalancedSampler"
-    assert dm.train_loader_x.persistent_workers
+    assert not dm.train_loader_x.persistent_workers  # re-created per epoch: RNG follows the epoch seed
+    assert dm.test_loader.persistent_workers
     b = next(iter(dm.train_loader_x))
     assert b["img"].shape[0] == 8
 

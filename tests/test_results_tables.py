@@ -42,7 +42,7 @@ def test_mean_std_markdown_csv(tmp_path):
     assert t.cell("b", "MCoOp-group", "best")[:2] == (85.0, 0.0)
     md = to_markdown(t)
     assert "best-val checkpoint" in md and "last epoch" in md
-    assert "| a | 55.0 ± 5.0 (n=1) | 55.0 ± 7.1 (n=2) |" in md
+    assert "| a | 55.0 ± 0.0 (n=1) | 55.0 ± 7.1 (n=2) |" in md
     assert "**Average**" in md
     rows = list(csv.DictReader(io.StringIO(to_csv(t))))
     r = [x for x in rows if x["task"] == "a" and x["label"] == "target/CoOp" and x["which"] == "best"][0]

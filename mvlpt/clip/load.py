@@ -98,11 +98,13 @@ def _architecture_mismatch(model, oc_name: str) -> str:
 
 
 def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", device="cpu",
-              precision: str = "fp32", cache_dir: Optional[str] = None, quick_gelu: Optional[bool] = None) -> FrozenCLIP:
+              precision: str = "fp32", cache_dir: Optional[str] = None, quick_gelu: Optional[bool] = None,
+              init_seed: int = 0) -> FrozenCLIP:
     """Build a frozen :class:`FrozenCLIP`. See the module docstring for the accepted sources.
 
     ``precision``: ``fp32`` (default; use autocast for mixed precision) or ``fp16``/``bf16`` to store
     the frozen weights in half precision (saves memory on GPU; prompts stay fp32).
+    ``init_seed``: seed of the random weights when ``pretrained="none"`` (deterministic stand-ins).
     """
     import open_clip
 
@@ -144,9 +146,12 @@ def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", devi
                 first = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
                 raise CLIPLoadError(f"{path} does not match backbone {oc_name}: {' '.join(first[1:3])[:300]}") from e
     elif src == "none":
+        # random weights from a fixed seed (``init_seed``), independent of and not advancing the global
+        # RNG: every run, process and rank gets the same frozen stand-in network
         qg = True if quick_gelu is None else quick_gelu
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
+            torch.manual_seed(init_seed)
             logging.getLogger().disabled, was = True, logging.getLogger().disabled
             try:
                 model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)

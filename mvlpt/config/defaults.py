@@ -58,7 +58,6 @@ def _add_model_optim_train_test(cfg):
     cfg.TRAIN.CHECKPOINT_FREQ = 0  # save every N epochs (0: last epoch only)
     cfg.TRAIN.PRINT_FREQ = 10
     cfg.TRAIN.COUNT_ITER = "train_x"
-    cfg.TRAIN.STOP_AFTER_STEPS = -1  # testing aid: exit(0) after N optimizer steps in this process
 
     cfg.TEST = CN()
     cfg.TEST.EVALUATOR = "Classification"

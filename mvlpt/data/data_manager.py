@@ -195,7 +195,9 @@ class DataManager:
                                  num_classes=self.dataset.num_classes, multilabel=self.dataset.multilabel)
         kw = {}
         if nw > 0:
-            kw.update(persistent_workers=bool(dl.get("PERSISTENT_WORKERS", True)),
+            # train workers are re-created every epoch so that their RNG (augmentation) derives from
+            # the per-epoch seed: a resumed run then sees the same augmentations (exact resume)
+            kw.update(persistent_workers=bool(dl.get("PERSISTENT_WORKERS", True)) and not is_train,
                       prefetch_factor=int(dl.get("PREFETCH_FACTOR", 2)), worker_init_fn=_seed_worker)
         bs = int(batch_size)
         return DataLoader(wrapper, batch_size=bs, sampler=self._sampler(data, is_train, sampler_type),

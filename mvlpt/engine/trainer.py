@@ -99,7 +99,16 @@ class TrainerX:
     @property
     def precision(self):
         node = self.cfg.TRAINER.get(self.cfg_node) if self.cfg_node else None
-        return str(node.PREC) if node is not None and "PREC" in node else "fp32"
+        prec = str(node.PREC) if node is not None and "PREC" in node else "fp32"
+        device = getattr(self, "device", None)
+        if prec in ("fp16", "amp") and device is not None and device.type == "cpu":
+            # official configs say fp16 (a GPU setting); CPU fp16 autocast is many times slower than fp32
+            if not getattr(self, "_warned_prec", False):
+                self._warned_prec = True
+                self.log(f"TRAINER.{self.cfg_node}.PREC {prec} on CPU: training in fp32 instead (use bf16 for "
+                         "mixed precision on CPU)")
+            return "fp32"
+        return prec
 
     def build_data_loader(self):
         """Create ``self.dm`` (``mvlpt.data.DataManager``) and the loaders, like Dassl."""

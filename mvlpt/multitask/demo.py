@@ -41,34 +41,6 @@ def load_config(path):
     return cfg
 
 
-def standin_weights(backbone: str) -> str:
-    """Random CLIP weights with a fixed seed, saved once (fp16, ~300 MB for ViT-B/32) so that every run
-    of the demo shares the same frozen backbone (random ``none`` weights would differ per seed)."""
-    import open_clip
-
-    from mvlpt.clip import open_clip_name
-
-    name = open_clip_name(backbone)
-    base = os.environ.get("MVLPT_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "mvlpt"))
-    path = os.path.join(base, "standin", f"{name}-random-seed0.pt")
-    if os.path.isfile(path):
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(0)
-    import logging
-    logging.getLogger().disabled, was = True, logging.getLogger().disabled
-    try:
-        model = open_clip.create_model(name, pretrained=None, force_quick_gelu=True)
-    finally:
-        logging.getLogger().disabled = was
-    torch.random.set_rng_state(state)
-    tmp = path + f".{os.getpid()}.tmp"
-    torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
-    return path
-
-
 def _opts(d):
     out = []
     for k, v in (d or {}).items():
@@ -104,7 +76,7 @@ def main(argv=None):
     real = bool(weights)
     print(f"[demo] data: {ensure_demo_data()}")
     if not real:
-        weights = standin_weights(cfg["backbone"])
+        weights = "none"  # deterministic random weights (load_clip's init_seed): same network in every run
         print("[demo] CLIP weights: RANDOM stand-in weights (no real CLIP offline). The numbers below are a "
               "SMOKE TEST of the pipeline only, not results. Set MVLPT_CLIP_WEIGHTS=/path/to/ViT-B-32.pt "
               "(or an open_clip tag, e.g. openai) for real numbers.")

@@ -3,8 +3,7 @@
 :func:`shared_resources` is a context manager that, while active,
 
 * memoises :func:`mvlpt.clip.load_clip` per ``(name, pretrained, device, precision)`` - the CLIP is
-  frozen, so runs may share it (only for deterministic weights: a file or an open_clip tag; random
-  ``"none"`` weights depend on the seed and are never shared);
+  frozen, so runs may share it (random ``"none"`` weights are deterministic too: ``init_seed``);
 * memoises prompt-free image features (``FrozenCLIP.encode_image`` without visual prompts) by the
   digest of the input tensor: the same preprocessed image gives the same features, bit for bit.
   Methods with visual prompts (VPT, UPT, MaPLe) always go through the encoder.
@@ -35,12 +34,9 @@ def shared_resources(max_images: int = 20000):
     feats = {}
 
     def load_clip(name="ViT-B/16", pretrained="openai", device="cpu", precision="fp32", **kw):
-        src = str(pretrained)
-        if src in ("", "none", "None", "False") or kw:
-            return orig_load(name, pretrained=pretrained, device=device, precision=precision, **kw)
-        key = (name, src, str(device), precision)
+        key = (name, str(pretrained), str(device), precision, tuple(sorted(kw.items())))
         if key not in models:
-            models[key] = orig_load(name, pretrained=pretrained, device=device, precision=precision)
+            models[key] = orig_load(name, pretrained=pretrained, device=device, precision=precision, **kw)
             models[key]._mvlpt_shared_key = key
         return models[key]
 

@@ -113,7 +113,9 @@ def collect(root: str) -> List[Dict]:
             best = last = final
         best = best or last
         last = last or best
-        task_keys = sorted(k[5:] for k in best if k.startswith("task/"))
+        known = set(meta.get("datasets") or [])
+        task_keys = sorted(k[5:] for k in best if k.startswith("task/")
+                           and (k[5:] in known if known else k[5:] not in ("mean", "score", "average")))
         tasks = task_keys or list(meta.get("datasets") or []) or [meta.get("task") or os.path.basename(run)]
         if not task_keys and len(tasks) > 1:
             tasks = [",".join(tasks)]
