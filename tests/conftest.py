@@ -1,8 +1,6 @@
 """Shared fixtures: the stand-in CLIP weights (generated once per session, outside the repo)."""
-import hashlib
 import importlib.util
 import os
-import sys
 
 import pytest
 import torch

@@ -14,17 +14,9 @@ def _cache(tmp_path, monkeypatch):
 
 
 def _cfg(name, **kw):
-    cfg = get_data_cfg(DATASET__NAME=name)
+    cfg = get_data_cfg(**{"DATASET__NAME": name, "DATALOADER__NUM_WORKERS": 0, "DATALOADER__TRAIN_X__BATCH_SIZE": 8,
+                          "DATALOADER__TEST__BATCH_SIZE": 16, **kw})
     cfg.SEED = 1
-    cfg.DATALOADER.NUM_WORKERS = 0
-    cfg.DATALOADER.TRAIN_X.BATCH_SIZE = 8
-    cfg.DATALOADER.TEST.BATCH_SIZE = 16
-    for k, v in kw.items():
-        node = cfg
-        parts = k.split("__")
-        for p in parts[:-1]:
-            node = node[p]
-        node[parts[-1]] = v
     return cfg
 
 

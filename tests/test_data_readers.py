@@ -25,15 +25,8 @@ def _png(path, color=(200, 10, 10), size=(8, 8)):
 
 
 def _cfg(root, name, **kw):
-    cfg = get_data_cfg(DATASET__ROOT=str(root), DATASET__NAME=name)
+    cfg = get_data_cfg(**{"DATASET__ROOT": str(root), "DATASET__NAME": name, "DATALOADER__NUM_WORKERS": 0, **kw})
     cfg.SEED = 1
-    cfg.DATALOADER.NUM_WORKERS = 0
-    for k, v in kw.items():
-        node = cfg
-        parts = k.split("__")
-        for p in parts[:-1]:
-            node = node[p]
-        node[parts[-1]] = v
     return cfg
 
 

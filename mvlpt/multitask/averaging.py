@@ -17,7 +17,7 @@ seed's checkpoint) when in doubt. CoOp contexts and VPT tokens are plain vectors
 import json
 import os
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 

@@ -14,7 +14,7 @@ import os
 from typing import Dict, List, Optional, Sequence
 
 from .averaging import select_source
-from .runner import METHODS, RunSpec, canonical_method, read_result, run
+from .runner import METHODS, RunSpec, canonical_method, run
 
 __all__ = ["Common", "source_stage", "target_single", "target_groups", "baseline", "zeroshot", "linear_probe",
            "multitask_name"]

@@ -21,7 +21,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-import torch
 
 __all__ = ["METHODS", "RunSpec", "run", "is_finished", "read_result", "InitError", "method_opts"]
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
-from .coop import context_tokens
+from .coop import register_context_tokens
 
 
 class CoCoOp(PromptLearner):
@@ -50,10 +50,7 @@ class CoCoOp(PromptLearner):
             ("linear1", nn.Linear(D, hidden)), ("relu", nn.ReLU(inplace=True)), ("linear2", nn.Linear(hidden, d))]))
 
     def _build_text(self, classnames):
-        emb, eot, _, self._init = context_tokens(self, classnames, self.n_ctx, self.ctx_init)
-        self._register_tokens("token_prefix", emb[:, :1])
-        self._register_tokens("token_suffix", emb[:, 1 + self.n_ctx:])
-        self._register_tokens("eot", eot)
+        self._init = register_context_tokens(self, classnames, self.n_ctx, self.ctx_init)
 
     def compute_text_features(self, state, image_features):
         B, n = image_features.shape[0], self.num_classes

@@ -50,6 +50,25 @@ def context_tokens(learner: PromptLearner, classnames: List[str], n_ctx: int, ct
     return emb, ids.argmax(-1), name_lens, init
 
 
+def register_context_tokens(learner: PromptLearner, classnames: List[str], n_ctx: int, ctx_init: str = "",
+                            position: str = "end"):
+    """Register ``token_prefix (n_cls, 1, d)``, ``token_suffix (n_cls, S, d)``, ``eot`` and ``order``
+    (empty for ``end``) on ``learner``; return the ``ctx_init`` embeddings (or ``None``)."""
+    emb, eot, lens, init = context_tokens(learner, classnames, n_ctx, ctx_init)
+    learner._register_tokens("token_prefix", emb[:, :1])
+    learner._register_tokens("token_suffix", emb[:, 1 + n_ctx:])
+    learner._register_tokens("eot", eot)
+    order = position_order(lens, n_ctx, emb.shape[1], position)
+    learner._register_tokens("order", order if order is not None else torch.empty(0, dtype=torch.long))
+    return init
+
+
+def context_prompts(learner: PromptLearner, ctx: torch.Tensor) -> torch.Tensor:
+    """Token embeddings of every class prompt with context ``ctx`` placed as registered."""
+    order = learner.order if learner.order.numel() else None
+    return assemble(learner.token_prefix, ctx, learner.token_suffix, order)
+
+
 def position_order(name_lens: Sequence[int], n_ctx: int, length: int, position: str) -> Optional[torch.Tensor]:
     """Index ``(n_cls, L)`` that reorders ``[SOT, ctx, class, rest]`` for the class-token position."""
     if position == "end":
@@ -106,17 +125,10 @@ class CoOp(PromptLearner):
         self.ctx = nn.Parameter(ctx.float())
 
     def _build_text(self, classnames):
-        emb, eot, lens, self._init = context_tokens(self, classnames, self.n_ctx, self.ctx_init)
         if self.csc and hasattr(self, "ctx") and self.ctx.shape[0] != len(classnames):
             raise ValueError(f"class-specific context was learned for {self.ctx.shape[0]} classes, "
                              f"cannot be used with {len(classnames)}")
-        self._register_tokens("token_prefix", emb[:, :1])
-        self._register_tokens("token_suffix", emb[:, 1 + self.n_ctx:])
-        self._register_tokens("eot", eot)
-        order = position_order(lens, self.n_ctx, emb.shape[1], self.position)
-        self._register_tokens("order", order if order is not None else torch.empty(0, dtype=torch.long))
+        self._init = register_context_tokens(self, classnames, self.n_ctx, self.ctx_init, self.position)
 
     def compute_text_features(self, state, image_features):
-        order = self.order if self.order.numel() else None
-        x = assemble(self.token_prefix, self.ctx, self.token_suffix, order)
-        return self.encode_text_embeddings(x, self.eot)
+        return self.encode_text_embeddings(context_prompts(self, self.ctx), self.eot)

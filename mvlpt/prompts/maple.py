@@ -34,8 +34,8 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
-from .coop import assemble, context_tokens
-from .vpt import require_vit, vpt_init_
+from .coop import context_prompts, register_context_tokens
+from .vpt import require_vit
 
 
 class _DeepTextPrompts(PromptLearner):
@@ -55,15 +55,11 @@ class _DeepTextPrompts(PromptLearner):
             [nn.Parameter(nn.init.normal_(torch.empty(n_ctx, d), std=init_std)) for _ in range(max(depth_text - 1, 0))])
 
     def _build_text(self, classnames):
-        emb, eot, _, self._init = context_tokens(self, classnames, self.n_ctx, self.ctx_init)
-        self._register_tokens("token_prefix", emb[:, :1])
-        self._register_tokens("token_suffix", emb[:, 1 + self.n_ctx:])
-        self._register_tokens("eot", eot)
+        self._init = register_context_tokens(self, classnames, self.n_ctx, self.ctx_init)
 
     def compute_text_features(self, state, image_features):
         deep = [None] + list(self.compound_prompts_text)
-        x = assemble(self.token_prefix, self.ctx, self.token_suffix)
-        return self.encode_text_embeddings(x, self.eot, deep)
+        return self.encode_text_embeddings(context_prompts(self, self.ctx), self.eot, deep)
 
 
 class MaPLe(_DeepTextPrompts):

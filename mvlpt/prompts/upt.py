@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
-from .coop import assemble, context_tokens, position_order
+from .coop import context_prompts, register_context_tokens
 from .vpt import require_vit, resolve_depth, vpt_init_
 
 
@@ -114,12 +114,7 @@ class UPT(PromptLearner):
     official_aliases = {"upt_proj": "mvlpt_proj"}
 
     def _build_text(self, classnames):
-        emb, eot, lens, self._init = context_tokens(self, classnames, self.n_ctx, self.ctx_init)
-        self._register_tokens("token_prefix", emb[:, :1])
-        self._register_tokens("token_suffix", emb[:, 1 + self.n_ctx:])
-        self._register_tokens("eot", eot)
-        order = position_order(lens, self.n_ctx, emb.shape[1], self.position)
-        self._register_tokens("order", order if order is not None else torch.empty(0, dtype=torch.long))
+        self._init = register_context_tokens(self, classnames, self.n_ctx, self.ctx_init, self.position)
 
     def make_prompts(self):
         vis = self.vpt_embeddings[0]
@@ -143,6 +138,5 @@ class UPT(PromptLearner):
         return {"vision": dict(shallow=vis[0], position="after_cls", deep=deep), "ctx": ctx}
 
     def compute_text_features(self, state, image_features):
-        order = self.order if self.order.numel() else None
         ctx = state["ctx"] if "ctx" in state else self.make_prompts()["ctx"]
-        return self.encode_text_embeddings(assemble(self.token_prefix, ctx, self.token_suffix, order), self.eot)
+        return self.encode_text_embeddings(context_prompts(self, ctx), self.eot)
