@@ -69,3 +69,17 @@ def clip_cache(standin_weights):
         return cache[backbone]
 
     return get
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the parity errors per configuration at the end of every run (CI logs show them)."""
+    import sys
+
+    report = getattr(sys.modules.get("test_parity"), "REPORT", None)
+    if not report:
+        return
+    terminalreporter.section("parity with the official implementations")
+    terminalreporter.write_line(f"{'configuration':<14} {'max|logits err|':>16} {'|loss err|':>11} {'grad err/tol':>13}")
+    for name, r in sorted(report.items()):
+        terminalreporter.write_line(f"{name:<14} {r.get('logits', float('nan')):>16.2e} "
+                                    f"{r.get('loss', float('nan')):>11.2e} {r.get('grad_ratio', float('nan')):>13.3f}")

@@ -8,7 +8,7 @@ import torch
 
 from mvlpt.config import ConfigError, get_cfg, get_cfg_default, merge_from_file, merge_from_list
 
-REF = "/work/shared/parity/ref"
+from conftest import PARITY_REF as REF  # noqa: E402  ($MVLPT_PARITY_REF or ../shared/parity/ref)
 
 INPUT_BLOCK = """
 INPUT:

@@ -9,7 +9,9 @@ from test_engine_support import base_args, install_standins, make_image_folder
 
 install_standins()
 
-REF_COOP = "/work/shared/parity/ref/coop"
+from conftest import PARITY_REF  # noqa: E402
+
+REF_COOP = os.path.join(PARITY_REF, "coop")
 
 
 def test_classification_evaluator_metrics():

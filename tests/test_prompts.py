@@ -244,3 +244,17 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(f"mvlpt.prompts.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_chunked_text_gives_same_logits_and_grads(clip, images):
+    """``text_chunk`` (with activation checkpointing under grad) changes memory, not results."""
+    torch.manual_seed(4)
+    full = MaPLe(clip, CLASSES, n_ctx=2, depth=3)
+    chunked = MaPLe(clip, CLASSES, n_ctx=2, depth=3, text_chunk=2)
+    chunked.load_prompt_state(full.prompt_state_dict())
+    labels = torch.tensor([0, 1, 2])
+    for m in (full, chunked):
+        F.cross_entropy(m(images), labels).backward()
+    torch.testing.assert_close(full(images), chunked(images))
+    for (n, a), (_, b) in zip(full.trainable_named_parameters(), chunked.trainable_named_parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-5, msg=n)

@@ -128,14 +128,22 @@ class FrozenCLIP(nn.Module):
         return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
     def encode_text_chunked(self, x, eot, deep=None, chunk: int = 0):
-        """``encode_text`` in chunks of ``chunk`` rows (caps activation memory for many classes)."""
+        """``encode_text`` in chunks of ``chunk`` rows, to cap activation memory for many prompts.
+
+        With gradients on, each chunk is recomputed in the backward pass (activation checkpointing)
+        so that only one chunk's activations are alive at a time; the result is the same.
+        """
         if not chunk or x.shape[0] <= chunk:
             return self.encode_text(x, eot, deep)
         outs = []
         for s in range(0, x.shape[0], chunk):
             # shared (k, d) prompts stay shared; per-row (n, k, d) prompts are sliced with the rows
             d = None if deep is None else [p if p is None or p.dim() == 2 else p[s:s + chunk] for p in deep]
-            outs.append(self.encode_text(x[s:s + chunk], eot[s:s + chunk], d))
+            if torch.is_grad_enabled():
+                outs.append(checkpoint(lambda a, b, d=d: self.encode_text(a, b, d), x[s:s + chunk], eot[s:s + chunk],
+                                       use_reentrant=False))
+            else:
+                outs.append(self.encode_text(x[s:s + chunk], eot[s:s + chunk], d))
         return torch.cat(outs)
 
     # ------------------------------------------------------------------ image

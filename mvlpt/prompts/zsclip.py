@@ -27,7 +27,9 @@ def fixed_text_features(learner: PromptLearner, classnames, templates: Sequence[
     feats = []
     for t in templates:
         ids = learner.tokenize([t.format(c) for c in classnames])
-        f = learner.encode_text_embeddings(learner.clip.token_embedding(ids), ids.argmax(-1))
+        # fixed text is encoded without gradients: chunks of 256 prompts cap memory for huge class lists
+        f = learner.clip.encode_text_chunked(learner.clip.token_embedding(ids), ids.argmax(-1),
+                                             chunk=learner.text_chunk or 256)
         feats.append(f)
     if len(feats) == 1:
         return feats[0]
