@@ -55,6 +55,16 @@ def build_parser():
     p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     p.add_argument("--list-keys", action="store_true", help="print every config key with its default and exit")
+    mv = p.add_argument_group("MVLPT's train.py flags (accepted so its scripts run unchanged)")
+    mv.add_argument("--dataset", type=str, default="", help="task name(s), comma-separated (= DATASET.DATASET)")
+    mv.add_argument("--shots", type=int, help="K shots per class (= DATASET.NUM_SHOTS and NUM_SAMPLES_PER_CLASS)")
+    mv.add_argument("--multi-task", action="store_true", help="= DATASET.MULTITASK True")
+    mv.add_argument("--multi-task-label_pertask", "--multi-task-label-pertask", dest="multi_task_label_pertask",
+                    action="store_true", help="loss masked to each sample's task (= DATASET.MULTITASK_LOSS masked)")
+    mv.add_argument("--multi-task-evalkey", type=str, default="average", help="= DATASET.MULTITASK_EVALKEY")
+    mv.add_argument("--dataset-coop", action="store_true", help="= DATASET.COOP True")
+    mv.add_argument("--cut-contextlen", action="store_true", help="accepted; text is always trimmed (exact)")
+    mv.add_argument("--act-ckpt", type=int, default=1, help="> 1: activation checkpointing in both encoders")
     p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
                    help="modify config options using the command-line")
     return p
@@ -82,6 +92,23 @@ def reset_cfg(cfg, args):
         cfg.MODEL.BACKBONE.NAME = args.backbone
     if args.head:
         cfg.MODEL.HEAD.NAME = args.head
+    # MVLPT's extra flags, as its train.py maps them
+    if getattr(args, "dataset", ""):
+        cfg.DATASET.DATASET = args.dataset
+    if getattr(args, "shots", None):
+        cfg.DATASET.NUM_SHOTS = cfg.DATASET.NUM_SAMPLES_PER_CLASS = args.shots
+    if getattr(args, "multi_task", False):
+        cfg.DATASET.MULTITASK = True
+    if getattr(args, "multi_task_label_pertask", False):
+        cfg.DATASET.MULTITASK_LABEL_PERTASK = True
+    if getattr(args, "multi_task_evalkey", "average") != "average":
+        cfg.DATASET.MULTITASK_EVALKEY = args.multi_task_evalkey
+    if getattr(args, "dataset_coop", False):
+        cfg.DATASET.COOP = True
+    if getattr(args, "cut_contextlen", False):
+        cfg.TRAINER.CUT_CONTEXTLEN = True
+    if getattr(args, "act_ckpt", 1) != 1:
+        cfg.TRAINER.ACT_CKPT = args.act_ckpt
 
 
 def setup_cfg(args):

@@ -72,7 +72,7 @@ def _add_trainer_nodes(cfg):
     cfg.TRAINER = CN()
     cfg.TRAINER.NAME = ""
     cfg.TRAINER.CUT_CONTEXTLEN = False  # MVLPT key; accepted, no effect on results
-    cfg.TRAINER.ACT_CKPT = 1  # MVLPT key (activation checkpointing); accepted, no effect
+    cfg.TRAINER.ACT_CKPT = 1  # MVLPT key: > 1 turns on activation checkpointing in both encoders (same results)
 
     cfg.TRAINER.ZSCLIP = CN()
     cfg.TRAINER.ZSCLIP.TEMPLATES = ["a photo of a {}."]

@@ -161,6 +161,8 @@ class TrainerX:
         except (TypeError, ValueError) as e:
             raise ConfigError(f"cannot build the {name} prompt learner: {str(e).splitlines()[0]}; "
                               f"check the TRAINER.{self.cfg_node} keys") from e
+        if int(self.cfg.TRAINER.get("ACT_CKPT", 1)) > 1:  # MVLPT's key: checkpoint the encoder blocks
+            learner.clip.grad_checkpointing = True
         learner.to(self.device)
         self.learner = self.model = learner
         self.model_name = getattr(learner, "official_model_name", None) or "prompt_learner"
@@ -306,10 +308,10 @@ class TrainerX:
     def compute_loss(self, output, label, task=None):
         output = output.float()
         if len(self.tasks) > 1 and task is not None:
-            from mvlpt.data.multitask import multitask_loss
+            from mvlpt.data.multitask import multitask_loss, multitask_loss_mode
 
             return multitask_loss(output, label, task.to(output.device), self.tasks,
-                                  mode=self.cfg.DATASET.get("MULTITASK_LOSS", "union"))
+                                  mode=multitask_loss_mode(self.cfg))
         return F.cross_entropy(output, label)
 
     def forward_backward(self, batch):
