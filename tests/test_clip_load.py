@@ -105,3 +105,16 @@ def test_frozen_and_stays_eval():
     clip.train()
     assert not clip.training and not clip.model.training
     assert not any(p.requires_grad for p in clip.parameters())
+
+
+def test_random_weights_are_deterministic_and_leave_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = load_clip("mvlpt-tiny", "none")
+    after = torch.rand(1)
+    b = load_clip("mvlpt-tiny", "none")
+    c = load_clip("mvlpt-tiny", "none", init_seed=1)
+    assert torch.equal(before, after)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.model.visual.proj, c.model.visual.proj)

@@ -258,3 +258,20 @@ def test_chunked_text_gives_same_logits_and_grads(clip, images):
     torch.testing.assert_close(full(images), chunked(images))
     for (n, a), (_, b) in zip(full.trainable_named_parameters(), chunked.trainable_named_parameters()):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-5, msg=n)
+
+
+def test_compiled_blocks_and_grad_checkpointing_keep_results(images):
+    """``clip.compile()`` and ``clip.grad_checkpointing`` change speed/memory only (eager backend here:
+    the wiring; inductor was checked by hand, it compiles in ~30 s on this CPU)."""
+    torch.manual_seed(5)
+    plain = load_clip("mvlpt-tiny", "none")
+    other = load_clip("mvlpt-tiny", "none")   # same deterministic random weights
+    other.compile(backend="eager")
+    other.grad_checkpointing = True
+    a, b = MaPLe(plain, CLASSES, depth=3), MaPLe(other, CLASSES, depth=3)
+    b.load_prompt_state(a.prompt_state_dict())
+    for m in (a, b):
+        F.cross_entropy(m(images), torch.tensor([0, 1, 2])).backward()
+    torch.testing.assert_close(a(images), b(images))
+    for (n, p), (_, q) in zip(a.trainable_named_parameters(), b.trainable_named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=n)

@@ -81,6 +81,18 @@ class FrozenCLIP(nn.Module):
         self.std = tuple(getattr(visual, "image_std", None) or (0.26862954, 0.26130258, 0.27577711))
         self.grad_checkpointing = False
 
+    def compile(self, **kwargs):
+        """``torch.compile`` every transformer block of both encoders (``dynamic=True`` by default,
+        since the number of prompt/text tokens varies). Results are unchanged; the first call compiles.
+        kwargs go to ``torch.compile`` (e.g. ``mode="max-autotune"``, ``backend="eager"``)."""
+        kwargs.setdefault("dynamic", True)
+        blocks = list(self.model.transformer.resblocks)
+        if self.is_vit:
+            blocks += list(self.model.visual.transformer.resblocks)
+        for blk in blocks:
+            blk.forward = torch.compile(blk.forward, **kwargs)
+        return self
+
     # the frozen model never leaves eval mode
     def train(self, mode: bool = True):
         super().train(False)

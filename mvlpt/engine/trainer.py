@@ -163,6 +163,8 @@ class TrainerX:
                               f"check the TRAINER.{self.cfg_node} keys") from e
         if int(self.cfg.TRAINER.get("ACT_CKPT", 1)) > 1:  # MVLPT's key: checkpoint the encoder blocks
             learner.clip.grad_checkpointing = True
+        if self.cfg.TRAINER.get("COMPILE", False):
+            learner.clip.compile()
         learner.to(self.device)
         self.learner = self.model = learner
         self.model_name = getattr(learner, "official_model_name", None) or "prompt_learner"
