@@ -104,6 +104,11 @@ def _get(cfg: dict, dotted: str, default=None):
     return node
 
 
+# MVLPT's PROJECT_METHOD -> our UPT coupling ("transformer" is the official per-token block)
+MVLPT_COUPLING = {"transformer": "tokenwise", "tokenwise": "tokenwise", "attention": "attention",
+                  "mlp": "mlp", "identity": "identity", "none": "identity", "": "identity"}
+
+
 def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
     """(learner name, constructor kwargs) for an official trainer and its (full) config dict.
 
@@ -133,11 +138,16 @@ def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
         return "ZeroshotCLIP", dict()
     if trainer == "MVLPT":
         m = "TRAINER.MVLPT."
-        n_text, n_vis = g(m + "COOP.N_CTX", 0), g(m + "VPT.N_CTX", 0)
+        n_text, n_vis, n_co = g(m + "COOP.N_CTX", 0), g(m + "VPT.N_CTX", 0), g(m + "COCOOP.N_CTX", 0)
+        if n_co:
+            return "CoCoOp", dict(n_ctx=n_co, ctx_init=g(m + "COCOOP.CTX_INIT", "") or "")
         if n_text and n_vis:
-            method = g(m + "PROJECT_METHOD", "transformer")
+            method = str(g(m + "PROJECT_METHOD", "transformer")).lower()
+            if method not in MVLPT_COUPLING:
+                raise OfficialCheckpointError(f"unknown TRAINER.MVLPT.PROJECT_METHOD {method!r}; use one of "
+                                              f"{', '.join(k for k in MVLPT_COUPLING if k)}")
             return "UPT", dict(n_ctx_text=n_text, n_ctx_vision=n_vis, deep=bool(g(m + "VPT.DEEP", True)),
-                               coupling={"transformer": "tokenwise"}.get(method, method),
+                               coupling=MVLPT_COUPLING[method],
                                proj_dim=g(m + "PROJECT_DIM", 128),
                                position=g(m + "COOP.CLASS_TOKEN_POSITION", "middle"),
                                ctx_init=g(m + "COOP.CTX_INIT", "") or "",
@@ -149,5 +159,5 @@ def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
             return "CoOp", dict(n_ctx=n_text, ctx_init=g(m + "COOP.CTX_INIT", "") or "",
                                 csc=bool(g(m + "COOP.CSC", False)),
                                 position=g(m + "COOP.CLASS_TOKEN_POSITION", "end"))
-        raise OfficialCheckpointError("MVLPT config with COOP.N_CTX = VPT.N_CTX = 0 has no prompt")
+        raise OfficialCheckpointError("TRAINER.MVLPT: set COOP.N_CTX and/or VPT.N_CTX (or COCOOP.N_CTX) > 0")
     raise OfficialCheckpointError(f"no official mapping for trainer {trainer!r}")

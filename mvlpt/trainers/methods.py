@@ -60,11 +60,6 @@ class ZeroshotCLIP(TrainerX):
     cfg_node = "ZSCLIP"
 
 
-# MVLPT's PROJECT_METHOD -> our UPT coupling ("transformer" is the official per-token block).
-MVLPT_COUPLING = {"transformer": "tokenwise", "tokenwise": "tokenwise", "attention": "attention",
-                  "mlp": "mlp", "identity": "identity", "none": "identity", "": "identity"}
-
-
 @TRAINER_REGISTRY.register()
 class MVLPT(TrainerX):
     """MVLPT (Shen et al., WACV'24): picks the learner like the official trainer.
@@ -77,22 +72,9 @@ class MVLPT(TrainerX):
     cfg_node = "MVLPT"
 
     def learner_spec(self):
-        m = self.cfg.TRAINER.MVLPT
-        n_text, n_vis, n_co = m.COOP.N_CTX, m.VPT.N_CTX, m.COCOOP.N_CTX
-        if n_co > 0:
-            return "CoCoOp", dict(n_ctx=n_co, ctx_init=m.COCOOP.CTX_INIT)
-        if n_text > 0 and n_vis > 0:
-            coupling = MVLPT_COUPLING.get(str(m.PROJECT_METHOD).lower())
-            if coupling is None:
-                raise ConfigError(f"unknown TRAINER.MVLPT.PROJECT_METHOD {m.PROJECT_METHOD!r}; use one of "
-                                  f"{', '.join(k for k in MVLPT_COUPLING if k)}")
-            return "UPT", dict(n_ctx_text=n_text, n_ctx_vision=n_vis, deep=m.VPT.DEEP, coupling=coupling,
-                               proj_dim=m.PROJECT_DIM, position=m.COOP.CLASS_TOKEN_POSITION,
-                               ctx_init=m.COOP.CTX_INIT)
-        if n_text > 0:
-            return "CoOp", dict(n_ctx=n_text, ctx_init=m.COOP.CTX_INIT, csc=m.COOP.CSC,
-                                position=m.COOP.CLASS_TOKEN_POSITION)
-        if n_vis > 0:
-            return "VPT", dict(n_ctx=n_vis, deep=m.VPT.DEEP, dropout=m.VPT.DROPOUT,
-                               proj_dim=max(0, m.VPT.PROJECT))
-        raise ConfigError("TRAINER.MVLPT: set COOP.N_CTX and/or VPT.N_CTX (or COCOOP.N_CTX) > 0")
+        from mvlpt.prompts.official import OfficialCheckpointError, learner_from_official_config
+
+        try:  # one mapping of the official MVLPT keys, shared with the official-checkpoint tools
+            return learner_from_official_config("MVLPT", self.cfg)
+        except OfficialCheckpointError as e:
+            raise ConfigError(str(e)) from e
