@@ -275,3 +275,16 @@ def test_compiled_blocks_and_grad_checkpointing_keep_results(images):
     torch.testing.assert_close(a(images), b(images))
     for (n, p), (_, q) in zip(a.trainable_named_parameters(), b.trainable_named_parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=n)
+
+
+def test_bf16_autocast_keeps_fp32_prompts(clip, images):
+    """Mixed precision as the engine runs it: autocast over the frozen encoders, prompts stay fp32."""
+    torch.manual_seed(6)
+    m = UPT(clip, CLASSES, coupling="attention")
+    ref = m(images)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = m(images)
+        loss = F.cross_entropy(out.float(), torch.tensor([0, 1, 2]))
+    loss.backward()
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for _, p in m.trainable_named_parameters())
+    assert torch.isfinite(loss) and (out.float() - ref).abs().max() < 0.5 * ref.abs().max()
