@@ -52,14 +52,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mvlpt.multitask.demo", description=__doc__.splitlines()[0])
     p.add_argument("output_dir", nargs="?", default="output/demo")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="demo recipe yaml (configs/demo/demo.yaml)")
-    p.add_argument("--method", default=None, help="CoOp | VPT | UPT (overrides the config)")
+    p.add_argument("--methods", "--method", dest="methods", default=None,
+                   help="comma-separated, from CoOp, VPT, UPT (overrides the config's methods)")
     p.add_argument("--transfer-mode", default=None, choices=["eval", "adapt"])
     p.add_argument("--verbose", action="store_true", help="show the engine's log lines")
     a = p.parse_args(argv)
     torch.set_num_threads(max(1, min(int(os.environ.get("MVLPT_THREADS", os.cpu_count() or 1)), os.cpu_count() or 1)))
     cfg = load_config(a.config)
-    if a.method:
-        cfg["method"] = a.method
+    if a.methods:
+        cfg["methods"] = [m.strip() for m in a.methods.split(",") if m.strip()]
     if a.transfer_mode:
         cfg["transfer_mode"] = a.transfer_mode
     out = os.path.abspath(a.output_dir)
@@ -84,30 +85,39 @@ def main(argv=None):
         print(f"[demo] CLIP weights: {weights}")
     common = recipe.Common(backbone=cfg["backbone"], pretrained=weights, shots=cfg["shots"], nctx=cfg["nctx"],
                            opts=_opts(cfg.get("opts")), quiet=not a.verbose)
-    method = cfg["method"]
-    mname = recipe.multitask_name(method)
+    methods = cfg.get("methods") or [cfg["method"]]
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    method = methods[0]  # the transferability study uses the first one
     with shared_resources():
-        print(f"[demo] 1/4 source stage: {mname} on {cfg['source_tasks']} (seeds {cfg['source_seeds']}), "
-              f"then {cfg['source_mode']} of the seeds' prompts")
-        source = recipe.source_stage(out, cfg["source_tasks"], method, cfg["source_seeds"], common,
-                                     mode=cfg["source_mode"])
-        print(f"[demo]     source prompt: {source}")
-        print(f"[demo] 2/4 target stage on {cfg['target_tasks']}: {mname} (init from source, verified), "
-              f"{mname} grouped {list(cfg['groups'])}, baselines {method} / ZS-CLIP / linear probe")
+        sources = {}
+        for m in methods:
+            mname = recipe.multitask_name(m)
+            print(f"[demo] 1/4 source stage: {mname} on {cfg['source_tasks']} (seeds {cfg['source_seeds']}), "
+                  f"then {cfg['source_mode']} of the seeds' prompts")
+            sources[m] = recipe.source_stage(out, cfg["source_tasks"], m, cfg["source_seeds"], common,
+                                             mode=cfg["source_mode"])
+            print(f"[demo]     source prompt: {sources[m]}")
+        names = ", ".join(recipe.multitask_name(m) for m in methods)
+        print(f"[demo] 2/4 target stage on {cfg['target_tasks']}: {names} (init from source, verified), "
+              f"grouped {list(cfg['groups'])}, baselines {', '.join(methods)} / ZS-CLIP / linear probe")
         for seed in cfg["target_seeds"]:
             for task in cfg["target_tasks"]:
-                r = recipe.target_single(out, task, method, seed, common, source=source)
-                chk = (r.get("init_check") or {})
-                if r["status"] == "done":
-                    print(f"[demo]     {mname} {task} seed{seed}: init from source verified "
-                          f"(max |diff| = {chk.get('max_abs_diff')}, before first step: {chk.get('before_first_step')})")
-                recipe.baseline(out, task, method, seed, common)
+                for m in methods:
+                    r = recipe.target_single(out, task, m, seed, common, source=sources[m])
+                    chk = (r.get("init_check") or {})
+                    if r["status"] == "done":
+                        print(f"[demo]     {recipe.multitask_name(m)} {task} seed{seed}: init from source verified "
+                              f"(max |diff| = {chk.get('max_abs_diff')}, before first step: "
+                              f"{chk.get('before_first_step')})")
+                    recipe.baseline(out, task, m, seed, common)
                 recipe.zeroshot(out, task, seed, common)
                 recipe.linear_probe(out, task, seed, common)
-            recipe.target_groups(out, cfg["groups"], method, seed, common, source=source)
+            for m in methods:
+                recipe.target_groups(out, cfg["groups"], m, seed, common, source=sources[m])
         print("[demo] 3/4 results table")
         recs = collect(os.path.join(out, "target"))
-        labels = [l for l in (mname, f"{mname}-group", method, "ZS-CLIP", "LinearProbe") if any(r["label"] == l for r in recs)]
+        wanted = [l for m in methods for l in (recipe.multitask_name(m), f"{recipe.multitask_name(m)}-group", m)]
+        labels = [l for l in wanted + ["ZS-CLIP", "LinearProbe"] if any(r["label"] == l for r in recs)]
         table = build_table(recs, tasks=cfg["target_tasks"], labels=labels)
         title = "MVLPT demo" + ("" if real else " (RANDOM CLIP WEIGHTS: smoke test, not results)")
         md = to_markdown(table, title=title)
