@@ -76,7 +76,7 @@ def _add_trainer_nodes(cfg):
     cfg.TRAINER.ACT_CKPT = 1  # MVLPT key: > 1 turns on activation checkpointing in both encoders (same results)
 
     cfg.TRAINER.ZSCLIP = CN()
-    cfg.TRAINER.ZSCLIP.TEMPLATES = ["a photo of a {}."]
+    cfg.TRAINER.ZSCLIP.TEMPLATES = []  # empty: the dataset's template (CoOp's per-dataset ones), else "a photo of a {}."
     cfg.TRAINER.ZSCLIP.PREC = "fp32"
 
     cfg.TRAINER.COOP = CN()

@@ -59,6 +59,16 @@ class ZeroshotCLIP(TrainerX):
     learner_name = "ZeroshotCLIP"
     cfg_node = "ZSCLIP"
 
+    def learner_spec(self):
+        """``TRAINER.ZSCLIP.TEMPLATES`` if set; else the dataset's own template, as CoOp's zero-shot
+        baseline does (e.g. "a photo of a {}, a type of pet." for OxfordPets)."""
+        name, kwargs = super().learner_spec()
+        if not kwargs.get("templates"):
+            dataset = getattr(getattr(self, "dm", None), "dataset", None)
+            template = getattr(dataset, "template", None) if len(self.tasks) <= 1 else None
+            kwargs["templates"] = (template or "a photo of a {}.",)
+        return name, kwargs
+
 
 @TRAINER_REGISTRY.register()
 class MVLPT(TrainerX):
