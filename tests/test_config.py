@@ -19,9 +19,8 @@ INPUT:
   TRANSFORMS: ["random_resized_crop", "random_flip", "normalize"]
 """
 
-# Faithful equivalents of the official method yamls (values as in the reference config dumps).
-OFFICIAL_YAMLS = {
-    "CoOp/vit_b16.yaml": """
+# CoOp's vit_b16.yaml; MVLPT's starts the same way
+COOP_STYLE = """
 DATALOADER:
   TRAIN_X:
     BATCH_SIZE: 32
@@ -44,7 +43,11 @@ TRAIN:
 MODEL:
   BACKBONE:
     NAME: "ViT-B/16"
-""",
+"""
+
+# Faithful equivalents of the official method yamls (values as in the reference config dumps).
+OFFICIAL_YAMLS = {
+    "CoOp/vit_b16.yaml": COOP_STYLE,
     "CoCoOp/vit_b16_c16_ep10_batch1.yaml": """
 DATALOADER:
   TRAIN_X:
@@ -106,30 +109,7 @@ TRAINER:
     PREC: "fp16"
     PROMPT_DEPTH: 9
 """,
-    "MVLPT/vit_b16.yaml": """
-DATALOADER:
-  TRAIN_X:
-    BATCH_SIZE: 32
-  TEST:
-    BATCH_SIZE: 100
-  NUM_WORKERS: 8
-""" + INPUT_BLOCK + """
-OPTIM:
-  NAME: "sgd"
-  LR: 0.002
-  MAX_EPOCH: 200
-  LR_SCHEDULER: "cosine"
-  WARMUP_EPOCH: 1
-  WARMUP_TYPE: "constant"
-  WARMUP_CONS_LR: 1e-5
-
-TRAIN:
-  PRINT_FREQ: 5
-
-MODEL:
-  BACKBONE:
-    NAME: "ViT-B/16"
-
+    "MVLPT/vit_b16.yaml": COOP_STYLE + """
 TRAINER:
   MVLPT:
     PREC: "fp32"
