@@ -7,6 +7,8 @@ import zipfile
 
 from PIL import Image, ImageFile, ImageOps
 
+from mvlpt.utils import atomic_write_json
+
 __all__ = ["read_image", "DatasetLayoutError", "ImageReadError", "split_zip_path", "read_json", "write_json_atomic",
            "listdir_nohidden"]
 
@@ -83,13 +85,8 @@ def read_json(path):
 
 
 def write_json_atomic(obj, path, indent=None):
-    """Write JSON via a temp file + rename (safe with concurrent readers)."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=indent)
-    os.replace(tmp, path)
+    """Write JSON via a temp file + rename (safe with concurrent readers and kills)."""
+    atomic_write_json(path, obj, indent=indent)
 
 
 def listdir_nohidden(path, sort=False):

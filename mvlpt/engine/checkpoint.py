@@ -12,51 +12,17 @@ never the frozen CLIP), ``epoch``, ``optimizer``, ``scheduler``, ``val_result`` 
 ``best_result``, ``scaler``, ``seed``, ``format``. Files are written to a temp file in the same
 directory, fsynced and ``os.replace``d, so a kill at any moment leaves either the old or the new file.
 """
-import io
 import os
 import random
-import tempfile
-import warnings
 
 import numpy as np
 import torch
 
 from mvlpt.engine.errors import CheckpointError
 
+from mvlpt.utils import atomic_write_bytes
+
 FORMAT = "mvlpt-checkpoint-1"
-
-
-def atomic_write_bytes(path, data: bytes):
-    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename durable
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def atomic_torch_save(obj, path):
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def get_rng_state():
@@ -91,25 +57,16 @@ def set_rng_state(state):
 
 
 def read_checkpoint(path):
-    """Load a checkpoint file: ours with ``weights_only=True``; official Dassl files (which pickle
-    the scheduler object) through :func:`mvlpt.prompts.official.read_checkpoint` (warns)."""
+    """Load a checkpoint file (ours, or an official Dassl one) via
+    :func:`mvlpt.prompts.official.read_checkpoint`: ``weights_only=True`` first, full unpickling with a
+    warning only for files that need it. Any failure is one :class:`CheckpointError` line."""
+    from mvlpt.prompts.official import read_checkpoint as read_any
+
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - decide below whether full unpickling is warranted
-        first_err = e
-    try:
-        from mvlpt.prompts.official import read_checkpoint as official_read
-    except ImportError:
-        official_read = None
-    try:
-        if official_read is not None:
-            return official_read(path)
-        warnings.warn(f"{path}: not loadable with weights_only=True ({first_err.__class__.__name__}); "
-                      "unpickling it fully -- only do this for files you trust")
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
+        return read_any(path)
+    except Exception as e:  # noqa: BLE001 - one line for any unreadable file
         raise CheckpointError(f"cannot read checkpoint {path}: {e.__class__.__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}; the file is corrupt or not "
                               f"a checkpoint") from None

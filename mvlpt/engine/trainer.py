@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 
 from mvlpt.engine import dist as du
-from mvlpt.engine.checkpoint import (FORMAT, atomic_torch_save, atomic_write_bytes, get_rng_state,
-                                     latest_file, read_checkpoint, set_rng_state, write_tag)
+from mvlpt.engine.checkpoint import FORMAT, get_rng_state, latest_file, read_checkpoint, set_rng_state, write_tag
 from mvlpt.engine.errors import CheckpointError, ConfigError, NonFiniteLossError
 from mvlpt.engine.evaluator import build_evaluator
 from mvlpt.engine.hooks import (BestValHook, CheckpointHook, EpochSeedHook, FeatureCacheHook,
                                 HookBase, LoggerHook, LRSchedulerHook, TimerHook)
 from mvlpt.engine.optim import build_lr_scheduler, build_optimizer
+from mvlpt.utils import atomic_torch_save, atomic_write_bytes
 
 logger = logging.getLogger("mvlpt")
 

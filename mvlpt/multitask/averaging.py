@@ -121,7 +121,8 @@ def _write(out: str, ckpt: dict, model_name: str) -> str:
     fname = f"model.pth.tar-{int(ckpt.get('epoch') or 1)}"
     path = os.path.join(d, fname)
     try:
-        from mvlpt.engine.checkpoint import atomic_torch_save, write_tag
+        from mvlpt.engine.checkpoint import write_tag
+        from mvlpt.utils import atomic_torch_save
         atomic_torch_save(ckpt, path)
         write_tag(d, fname)
     except ImportError:

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+from mvlpt.utils import atomic_write_json
 
 __all__ = ["METHODS", "RunSpec", "run", "is_finished", "read_result", "InitError", "method_opts"]
 
@@ -137,13 +138,6 @@ def _compare(learner, sd) -> Dict:
             "n_trainable": len(own), "n_checked": len(keys)}
 
 
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
 def _setup_logging():
     try:
         from mvlpt.cli import _commit_log, _setup_logging  # same handling as `python -m mvlpt`
@@ -210,7 +204,7 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False) -> Dict:
         if commit is not None:
             commit(lg, buf, out)
         if check is not None:
-            _write_json(os.path.join(out, "init_check.json"), check)
+            atomic_write_json(os.path.join(out, "init_check.json"), check)
         res = {"status": "done", "output_dir": out}
         if spec.eval_only:
             trainer.test()
@@ -228,7 +222,7 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False) -> Dict:
             else:
                 best = last = final
         if check is not None:
-            _write_json(os.path.join(out, "init_check.json"), check)
+            atomic_write_json(os.path.join(out, "init_check.json"), check)
         meta = {"datasets": list(spec.datasets), "method": canonical_method(spec.method), "seed": spec.seed,
                 "init_from": os.path.abspath(spec.init_from) if spec.init_from else "",
                 "final_model": cfg.TEST.FINAL_MODEL, "epochs": cfg.OPTIM.MAX_EPOCH}
@@ -237,10 +231,10 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False) -> Dict:
         if spec.group:
             meta["group"] = spec.group
         if not cfg.TEST.NO_TEST:
-            _write_json(os.path.join(out, "results_last.json"), {"which": "last", **meta, **last})
-            _write_json(os.path.join(out, "results_best.json"),
+            atomic_write_json(os.path.join(out, "results_last.json"), {"which": "last", **meta, **last})
+            atomic_write_json(os.path.join(out, "results_best.json"),
                         {"which": "best" if cfg.TEST.FINAL_MODEL == "best_val" else "last", **meta, **best})
-        _write_json(os.path.join(out, "run.json"), meta)
+        atomic_write_json(os.path.join(out, "run.json"), meta)
         with open(os.path.join(out, "DONE"), "w") as f:
             f.write("ok\n")
         res.update(best=best, last=last, init_check=check)

@@ -9,10 +9,13 @@ whose file exists is never rerun; the matrix CSV is rewritten after every pair, 
 Orientation: rows = source task A (where the prompt was trained), columns = target task B.
 """
 import csv
+import io
 import json
 import math
 import os
 from typing import Callable, List, Optional, Sequence
+
+from mvlpt.utils import atomic_write_json, atomic_write_text
 
 __all__ = ["run_matrix", "pair_file", "write_matrix_csv", "read_matrix_csv", "plot_heatmap", "safe_name"]
 
@@ -34,14 +37,12 @@ def _load_pair(path: str) -> Optional[float]:
 
 def write_matrix_csv(path: str, tasks: Sequence[str], matrix: Sequence[Sequence[Optional[float]]]):
     """``source\\target,B1,B2,...`` header; empty cells for pairs not run yet."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["source\\target"] + list(tasks))
-        for t, row in zip(tasks, matrix):
-            w.writerow([t] + ["" if v is None else f"{v:.4f}" for v in row])
-    os.replace(tmp, path)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["source\\target"] + list(tasks))
+    for t, row in zip(tasks, matrix):
+        w.writerow([t] + ["" if v is None else f"{v:.4f}" for v in row])
+    atomic_write_text(path, buf.getvalue())
 
 
 def read_matrix_csv(path: str):
@@ -75,11 +76,7 @@ def run_matrix(tasks: Sequence[str], out_dir: str, pair_fn: Callable[[str, str],
             source_fn(a)
             prepared.add(a)
         score = float(pair_fn(a, b))
-        path = pair_file(out_dir, a, b)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"source": a, "target": b, "score": score}, f)
-        os.replace(tmp, path)
+        atomic_write_json(pair_file(out_dir, a, b), {"source": a, "target": b, "score": score})
         matrix[i][j] = score
         write_matrix_csv(csv_path, tasks, matrix)
         bar.update(1)

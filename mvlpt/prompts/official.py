@@ -88,9 +88,9 @@ def normalise_official_keys(sd: Dict[str, torch.Tensor], aliases: Dict[str, str]
 
 def save_official(learner, path: str, epoch: int = 1):
     """Write ``learner`` as the official trainer would (Dassl layout, official names)."""
-    from mvlpt.utils import atomic_save
+    from mvlpt.utils import atomic_torch_save
 
-    atomic_save({"state_dict": learner.export_official(), "epoch": epoch, "optimizer": None,
+    atomic_torch_save({"state_dict": learner.export_official(), "epoch": epoch, "optimizer": None,
                  "scheduler": None, "val_result": None}, path)
 
 
