@@ -57,12 +57,29 @@ def test_official_dassl_checkpoint_loads_for_eval(tmp_path, capsys):
     assert os.path.isfile(os.path.join(out, "results.json"))
 
 
-def test_feature_cache_with_frozen_image_side(tmp_path, capsys):
-    from mvlpt.cli import main
+def test_feature_cache_with_frozen_image_side(tmp_path, capsys, monkeypatch):
+    """Cached image features (train: by sample index; eval: per split) give the same prompts and
+    metrics as running the image encoder every time, and the encoder runs once per image."""
+    import torch
 
-    data = make_image_folder(str(tmp_path / "imgs"), per_class=2)
-    out = str(tmp_path / "cache")
-    rc = main(base_args(data, out, epochs=1, extra=["INPUT.TRANSFORMS", "['normalize']"]))
-    assert rc == 0
+    from mvlpt.cli import main
+    from mvlpt.clip.model import FrozenCLIP
+
+    calls = []
+    orig = FrozenCLIP.encode_image
+    monkeypatch.setattr(FrozenCLIP, "encode_image", lambda self, *a, **k: calls.append(1) or orig(self, *a, **k))
+    data = make_image_folder(str(tmp_path / "imgs"), per_class=6)  # train/val/test all non-empty
+    runs = {}
+    for cache in ("True", "False"):
+        calls.clear()
+        out = str(tmp_path / f"cache{cache}")
+        extra = ["INPUT.TRANSFORMS", "['normalize']", "TEST.FINAL_MODEL", "best_val", "TRAINER.CACHE_FEATURES", cache]
+        assert main(base_args(data, out, epochs=3, extra=extra)) == 0
+        ckpt = torch.load(os.path.join(out, "prompt_learner", "model.pth.tar-3"), weights_only=True)
+        runs[cache] = (len(calls), ckpt["state_dict"]["ctx"], json.load(open(os.path.join(out, "results.json"))))
     assert "Cached image features" in capsys.readouterr().out
-    assert json.load(open(os.path.join(out, "results.json")))["epoch"] == 1
+    (n_cached, ctx_cached, res_cached), (n_plain, ctx_plain, res_plain) = runs["True"], runs["False"]
+    assert torch.allclose(ctx_cached, ctx_plain, atol=1e-6) and res_cached == res_plain
+    assert n_cached == 3 < n_plain  # train set once, val once, test once (one batch each, none empty)
+
+

@@ -72,6 +72,7 @@ def _add_trainer_nodes(cfg):
     cfg.TRAINER = CN()
     cfg.TRAINER.NAME = ""
     cfg.TRAINER.CUT_CONTEXTLEN = False  # MVLPT key; accepted, no effect on results
+    cfg.TRAINER.CACHE_FEATURES = True  # frozen image side: image features once per image (exact)
     cfg.TRAINER.COMPILE = False  # torch.compile the frozen encoders' blocks (first step compiles)
     cfg.TRAINER.ACT_CKPT = 1  # MVLPT key: > 1 turns on activation checkpointing in both encoders (same results)
 

@@ -70,15 +70,15 @@ class FeatureCacheHook(HookBase):
     """Caches training image features by sample index when the image side cannot change.
 
     Active when the learner's vision side is frozen (``not learner.vision_trainable``) and the
-    train transform is deterministic. Features are computed once, in dataset order, before training;
-    test-time features are always computed per pass.
+    train transform is deterministic (``TRAINER.CACHE_FEATURES``). Features are computed once, in
+    dataset order, before training. (Evaluation keeps its own per-split cache: ``TrainerX.test``.)
     """
 
     def before_train(self):
         t = self.trainer
         t.feature_cache = None
         learner = t.learner
-        if getattr(learner, "vision_trainable", True) or not t.has_trainable_params:
+        if not t.caches_image_features or not t.has_trainable_params:
             return
         if not getattr(t.dm, "train_transform_is_deterministic", False):
             return

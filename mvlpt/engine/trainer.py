@@ -25,6 +25,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from mvlpt.engine import dist as du
 from mvlpt.engine.checkpoint import FORMAT, get_rng_state, latest_file, read_checkpoint, set_rng_state, write_tag
@@ -79,6 +80,7 @@ class TrainerX:
         self.output_dir = cfg.OUTPUT_DIR
         self.best_result = -np.inf
         self.feature_cache = None
+        self._eval_cache = {}
         self.final_results = None
         self.loss_summary = {}
         self._models, self._optims, self._scheds = OrderedDict(), OrderedDict(), OrderedDict()
@@ -289,8 +291,6 @@ class TrainerX:
         self.call_hooks("after_epoch")
 
     def run_epoch(self):
-        from tqdm import tqdm
-
         self.set_model_mode("train")
         self.num_batches = len(self.train_loader_x)
         it = tqdm(self.train_loader_x, disable=None if self.is_main else True, leave=False,
@@ -368,11 +368,48 @@ class TrainerX:
     def model_inference(self, input):
         return self.learner(input)
 
+    @property
+    def caches_image_features(self):
+        """The image side cannot change (no visual prompt trains) and caching is on."""
+        return (not getattr(self.learner, "vision_trainable", True)
+                and bool(self.cfg.TRAINER.get("CACHE_FEATURES", True)))
+
+    def _eval_features(self, split, loader):
+        """(features, labels, tasks, indices) of a split, encoded once and reused by every later
+        evaluation: evaluation transforms are deterministic, and the image encoder is frozen."""
+        if split not in self._eval_cache:
+            parts = [[], [], [], []]
+            for batch in tqdm(loader, disable=None if self.is_main else True, leave=False, desc=f"{split} features"):
+                img, label, task, index = self.parse_batch_test(batch)
+                with self.autocast():
+                    parts[0].append(self.learner.encode_images(img))
+                parts[1].append(label)
+                parts[2].append(None if task is None else torch.as_tensor(task))
+                parts[3].append(None if index is None else torch.as_tensor(index))
+            self._eval_cache[split] = [None if not p or p[0] is None else torch.cat(p) for p in parts]
+        return self._eval_cache[split]
+
+    def _eval_batches(self, split, loader):
+        """Yield (logits, label, task, index) per batch; from cached image features when possible."""
+        if not self.caches_image_features:
+            for batch in tqdm(loader, disable=None if self.is_main else True, leave=False, desc=split):
+                img, label, task, index = self.parse_batch_test(batch)
+                with self.autocast():
+                    yield self.model_inference(img), label, task, index
+            return
+        feats, labels, tasks, indices = self._eval_features(split, loader)
+        if feats is None:  # empty split
+            return
+        bs = max(1, int(self.cfg.DATALOADER.TEST.BATCH_SIZE))
+        for s in range(0, feats.shape[0], bs):
+            with self.autocast():
+                out = self.learner(image_features=feats[s:s + bs])
+            yield (out, labels[s:s + bs], None if tasks is None else tasks[s:s + bs],
+                   None if indices is None else indices[s:s + bs])
+
     @torch.no_grad()
     def test(self, split=None):
         """Evaluate on ``split`` (``TEST.SPLIT`` by default); returns the first metric (accuracy)."""
-        from tqdm import tqdm
-
         self.set_model_mode("eval")
         self.evaluator.reset()
         split = split or self.cfg.TEST.SPLIT
@@ -381,10 +418,7 @@ class TrainerX:
         else:
             split, loader = "test", self.test_loader
         self.log(f"Evaluate on the *{split}* set")
-        for batch in tqdm(loader, disable=None if self.is_main else True, leave=False, desc=split):
-            img, label, task, index = self.parse_batch_test(batch)
-            with self.autocast():
-                output = self.model_inference(img)
+        for output, label, task, index in self._eval_batches(split, loader):
             self.evaluator.process(output, label, task, index)
         if self.is_distributed:
             states = du.all_gather_object(self.evaluator.state())
