@@ -125,16 +125,69 @@ class PromptLearner(nn.Module):
         return self.compute_text_features(state, None)
 
     def forward(self, images: Optional[torch.Tensor] = None, image_features: Optional[torch.Tensor] = None):
-        """``images (B, 3, H, W)`` or precomputed ``image_features (B, D)`` → logits ``(B, n_cls)``."""
+        """``images (B, 3, H, W)`` or precomputed ``image_features (B, D)`` → logits ``(B, n_cls)``.
+
+        Precomputed features are those of :meth:`encode_images` (the frozen encoder's output, before
+        :meth:`adapt_image_features`), so a feature cache keeps working for adapter methods."""
         state = self.make_prompts()
         if image_features is None:
             image_features = self.encode_images(images, state)
+        return self.logits_from_features(state, self.adapt_image_features(image_features))
+
+    def logits_from_features(self, state: dict, image_features: torch.Tensor) -> torch.Tensor:
+        """``exp(logit_scale) · normalize(image_features) @ normalize(text_features)ᵀ`` → ``(B, n_cls)``."""
         imf = F.normalize(image_features, dim=-1)
         tf = F.normalize(self.text_features(state, imf), dim=-1)
         scale = self.clip.logit_scale.exp()
         if tf.dim() == 3:  # per-image class features (CoCoOp)
             return scale * torch.einsum("bd,bcd->bc", imf, tf.to(imf.dtype))
         return scale * imf @ tf.to(imf.dtype).t()
+
+    # ------------------------------------------------------------------ plug-in points
+    # Every method is one learner class; what a method changes in *training* it says here, never
+    # through a trainer subclass. The engine calls these; without the engine they are plain methods.
+    #: the engine calls :meth:`on_train_begin` with the training set's frozen image features
+    needs_train_features = False
+    #: can the prompt state be averaged over runs and moved to another task (MVLPT source -> target)?
+    transferable = True
+
+    def adapt_image_features(self, image_features: torch.Tensor) -> torch.Tensor:
+        """Between the (possibly cached) frozen image features ``(B, D)`` and the logits: adapter
+        methods (CLIP-Adapter) transform them here. Default: identity."""
+        return image_features
+
+    def forward_train(self, images: Optional[torch.Tensor] = None, image_features: Optional[torch.Tensor] = None,
+                      labels: Optional[torch.Tensor] = None):
+        """Training forward → ``(logits (B, n_cls), terms)``.
+
+        ``terms`` maps names to **weighted** scalar loss terms that the training step adds to the
+        classification loss it computes on ``logits`` (cross-entropy, or the multitask loss); the step
+        logs every term (``loss/<name>``) and the total, and stops on a non-finite one. Default: none."""
+        return self(images, image_features=image_features), {}
+
+    def transform_gradients(self):
+        """After backward (gradients averaged over ranks and unscaled), before the optimizer step:
+        edit ``p.grad`` in place (ProGrad's projection). Default: nothing."""
+
+    def on_train_begin(self, train_features=None):
+        """Before the first epoch. ``train_features``: a callable returning ``(features (N, D), labels
+        (N,))`` of the training set through the frozen image encoder (given when
+        ``needs_train_features``; Tip-Adapter builds its cache from it)."""
+
+    def on_epoch_end(self, epoch: int, max_epoch: int):
+        """After the last optimizer and LR-scheduler step of epoch ``epoch`` (0-based) of ``max_epoch``
+        (PromptSRC's Gaussian prompt aggregation)."""
+
+    def on_train_end(self):
+        """After the last epoch, before the final evaluation and checkpoint."""
+
+    def procedure_state(self) -> dict:
+        """Training-procedure state that must survive a resume (e.g. a running prompt aggregate):
+        tensors, numbers, strings and plain containers only (checkpoints load with ``weights_only``)."""
+        return {}
+
+    def load_procedure_state(self, state: dict):
+        """Inverse of :meth:`procedure_state`."""
 
     # ------------------------------------------------------------------ state
     def trainable_named_parameters(self):
