@@ -13,10 +13,10 @@ rerun resumes from it); 130 interrupted. Errors are one line on stderr; the full
 Distributed: ``torchrun --nproc_per_node N train.py ...`` (gloo on CPU, nccl on GPU).
 """
 import argparse
-import logging
-import os
 import sys
 import traceback
+
+from mvlpt.launch import reset_cfg, setup_cfg  # noqa: F401  (public: used by scripts and tests)
 
 EPILOG = """exit codes: 0 ok, 1 internal error (rerun with --debug), 2 usage/config/input error,
 3 training diverged (NaN/inf loss; rerun resumes from the last good checkpoint), 130 interrupted.
@@ -70,121 +70,6 @@ def build_parser():
     return p
 
 
-def reset_cfg(cfg, args):
-    """Dassl's ``reset_cfg``: command-line flags override config keys (``--seed 0`` included)."""
-    if args.root:
-        cfg.DATASET.ROOT = args.root
-    if args.output_dir:
-        cfg.OUTPUT_DIR = args.output_dir
-    if args.resume:
-        cfg.RESUME = args.resume
-    if args.seed is not None:
-        cfg.SEED = args.seed
-    if args.source_domains and "SOURCE_DOMAINS" in cfg.DATASET:
-        cfg.DATASET.SOURCE_DOMAINS = args.source_domains
-    if args.target_domains and "TARGET_DOMAINS" in cfg.DATASET:
-        cfg.DATASET.TARGET_DOMAINS = args.target_domains
-    if args.transforms:
-        cfg.INPUT.TRANSFORMS = args.transforms
-    if args.trainer:
-        cfg.TRAINER.NAME = args.trainer
-    if args.backbone:
-        cfg.MODEL.BACKBONE.NAME = args.backbone
-    if args.head:
-        cfg.MODEL.HEAD.NAME = args.head
-    # MVLPT's extra flags, as its train.py maps them
-    if getattr(args, "dataset", ""):
-        cfg.DATASET.DATASET = args.dataset
-    if getattr(args, "shots", None):
-        cfg.DATASET.NUM_SHOTS = cfg.DATASET.NUM_SAMPLES_PER_CLASS = args.shots
-    if getattr(args, "multi_task", False):
-        cfg.DATASET.MULTITASK = True
-    if getattr(args, "multi_task_label_pertask", False):
-        cfg.DATASET.MULTITASK_LABEL_PERTASK = True
-    if getattr(args, "multi_task_evalkey", "average") != "average":
-        cfg.DATASET.MULTITASK_EVALKEY = args.multi_task_evalkey
-    if getattr(args, "dataset_coop", False):
-        cfg.DATASET.COOP = True
-    if getattr(args, "cut_contextlen", False):
-        cfg.TRAINER.CUT_CONTEXTLEN = True
-    if getattr(args, "act_ckpt", 1) != 1:
-        cfg.TRAINER.ACT_CKPT = args.act_ckpt
-
-
-def setup_cfg(args):
-    from mvlpt.config import get_cfg_default, merge_from_file, merge_from_list
-
-    cfg = get_cfg_default()
-    notes = []
-    if args.dataset_config_file:
-        notes += merge_from_file(cfg, args.dataset_config_file)
-    if args.config_file:
-        notes += merge_from_file(cfg, args.config_file)
-    reset_cfg(cfg, args)
-    notes += merge_from_list(cfg, args.opts)
-    cfg.freeze()
-    return cfg, notes
-
-
-class _Buffer(logging.Handler):
-    """Holds log records until the output directory is committed (no partial files on bad input)."""
-
-    def __init__(self):
-        super().__init__()
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
-def _setup_logging(is_main):
-    log = logging.getLogger("mvlpt")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
-    if is_main:
-        sh = logging.StreamHandler(sys.stdout)
-        sh.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(sh)
-    buf = _Buffer()
-    log.addHandler(buf)
-    logging.captureWarnings(True)
-    wlog = logging.getLogger("py.warnings")
-    wlog.propagate = False
-    for h in list(wlog.handlers):
-        wlog.removeHandler(h)
-    for h in log.handlers:
-        wlog.addHandler(h)
-    return log, buf
-
-
-def _commit_log(log, buf, output_dir):
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, "log.txt")
-    fh = logging.FileHandler(path, mode="a", encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(message)s"))
-    for r in buf.records:
-        fh.handle(r)
-    buf.records.clear()
-    log.removeHandler(buf)
-    logging.getLogger("py.warnings").removeHandler(buf)
-    log.addHandler(fh)
-    logging.getLogger("py.warnings").addHandler(fh)
-    return path
-
-
-def _teardown_logging():
-    for name in ("mvlpt", "py.warnings"):
-        lg = logging.getLogger(name)
-        for h in list(lg.handlers):
-            lg.removeHandler(h)
-            if not isinstance(h, logging.StreamHandler) or isinstance(h, logging.FileHandler):
-                h.close()
-    logging.captureWarnings(False)
-
-
 def _list_keys():
     from mvlpt.config import all_keys, get_cfg_default
 
@@ -197,48 +82,9 @@ def _list_keys():
 
 
 def _run(args, state):
-    from mvlpt.engine import build_trainer
-    from mvlpt.engine import dist as du
+    from mvlpt.launch import launch
 
-    cfg, notes = setup_cfg(args)
-    du.init_from_env(cfg.USE_CUDA)
-    is_main = du.get_rank() == 0
-    log, buf = _setup_logging(is_main)
-    if args.resume and not os.path.isdir(args.resume):
-        from mvlpt.engine.errors import CheckpointError
-
-        raise CheckpointError(f"--resume {args.resume}: no such directory")
-    if args.eval_only and not args.model_dir and not cfg.TRAINER.NAME == "ZeroshotCLIP":
-        log.info("Note: --eval-only without --model-dir evaluates the initial prompts")
-    from mvlpt.engine import TRAINER_REGISTRY, ConfigError
-
-    if not cfg.TRAINER.NAME:
-        raise ConfigError("no trainer given; pass --trainer (one of "
-                          f"{', '.join(TRAINER_REGISTRY.registered_names())}) or set TRAINER.NAME")
-    if cfg.TRAINER.NAME not in TRAINER_REGISTRY:
-        raise ConfigError(TRAINER_REGISTRY.unknown_message(cfg.TRAINER.NAME))
-    for n in notes:
-        log.info(n)
-    log.info("Setting fixed seed: {}".format(cfg.SEED) if cfg.SEED >= 0 else "Seed: drawn at random")
-    log.info("*** Config ***")
-    log.info(cfg.dump())
-    trainer = build_trainer(cfg)
-    if args.eval_only:
-        trainer.load_model(args.model_dir, epoch=args.load_epoch)
-    else:
-        if args.model_dir:
-            trainer.init_prompts_from(args.model_dir, epoch=args.load_epoch)
-        if not args.no_train:
-            trainer.resume()
-    if is_main:
-        state["log_path"] = _commit_log(log, buf, cfg.OUTPUT_DIR)
-    else:
-        log.removeHandler(buf)
-    if args.eval_only:
-        trainer.test()
-        return 0
-    if not args.no_train:
-        trainer.train()
+    launch(args, state)
     return 0
 
 
@@ -268,7 +114,7 @@ def main(argv=None):
     except BaseException as e:  # noqa: BLE001 - one clear line; traceback to log.txt / --debug
         if isinstance(e, SystemExit):
             raise
-        from mvlpt.engine.errors import MvlptError
+        from mvlpt.errors import MvlptError
 
         tb = traceback.format_exc()
         if isinstance(e, MvlptError):
@@ -290,7 +136,9 @@ def main(argv=None):
         print(line, file=sys.stderr)
         return code
     finally:
-        _teardown_logging()
+        from mvlpt.launch import teardown_logging
+
+        teardown_logging()
         try:
             import torch.distributed as tdist
 

@@ -161,15 +161,20 @@ def test_defaults_have_dassl_and_method_keys():
 def test_method_nodes_mirror_learner_kwargs():
     import inspect
 
-    from mvlpt.prompts import LEARNERS
+    from mvlpt.prompts import METHODS
 
     cfg = get_cfg_default()
-    for learner, node in [("CoOp", "COOP"), ("CoCoOp", "COCOOP"), ("VPT", "VPT"), ("UPT", "UPT"),
-                          ("MaPLe", "MAPLE"), ("IVLP", "IVLP"), ("ZeroshotCLIP", "ZSCLIP")]:
-        params = inspect.signature(LEARNERS[learner].__init__).parameters
-        for key in cfg.TRAINER[node]:
+    assert {"CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP", "ZeroshotCLIP"} <= set(METHODS)
+    for name, spec in METHODS.items():
+        params = {p for k in spec.learner.__mro__ if "__init__" in k.__dict__
+                  for p in inspect.signature(k.__dict__["__init__"]).parameters}
+        assert set(cfg.TRAINER[spec.cfg_node]) == set(spec.defaults)
+        for key in cfg.TRAINER[spec.cfg_node]:
             if key != "PREC":
-                assert key.lower() in params, f"TRAINER.{node}.{key} is not an argument of {learner}"
+                assert key.lower() in params, f"TRAINER.{spec.cfg_node}.{key} is not an argument of {name}"
+    # the keys and defaults that existed before the registry keep existing
+    assert cfg.TRAINER.COOP.PREC == "fp16" and cfg.TRAINER.COOP.INIT_STD == 0.02 and cfg.TRAINER.COOP.POSITION == "end"
+    assert cfg.TRAINER.MAPLE.DEPTH == 9 and cfg.TRAINER.VPT.TEMPLATE == "a photo of a {}." and cfg.TRAINER.ZSCLIP.TEMPLATES == []
 
 
 def test_official_coop_yaml(official_dir):
@@ -199,7 +204,7 @@ def test_official_cocoop_and_maple_yaml(official_dir):
     (["TRAINER.MVLPT.VPT.N_CTX", "4", "TRAINER.MVLPT.COOP.N_CTX", "4"], "UPT"),
 ])
 def test_official_mvlpt_yaml_picks_learner(official_dir, variant, expected):
-    from mvlpt.trainers.methods import MVLPT
+    from mvlpt.trainers import MVLPT
 
     cfg = get_cfg_default()
     merge_from_file(cfg, str(official_dir / "MVLPT/vit_b16.yaml"))

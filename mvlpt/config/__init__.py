@@ -5,7 +5,7 @@
     >>> merge_from_file(cfg, "configs/trainers/CoOp/vit_b16.yaml")   # official yamls load too
     >>> merge_from_list(cfg, ["OPTIM.MAX_EPOCH", "5"])
 
-Unknown keys raise :class:`~mvlpt.engine.errors.ConfigError` naming the key and the closest valid one.
+Unknown keys raise :class:`~mvlpt.errors.ConfigError` naming the key and the closest valid one.
 Official spellings are translated in :mod:`mvlpt.config.compat`.
 """
 import ast
@@ -17,7 +17,7 @@ from yacs.config import CfgNode
 
 from mvlpt.config.compat import IGNORE, OFFICIAL_DATA_KEYS, translate
 from mvlpt.config.defaults import get_cfg, get_cfg_default
-from mvlpt.engine.errors import ConfigError
+from mvlpt.errors import ConfigError
 
 __all__ = ["get_cfg_default", "get_cfg", "merge_from_file", "merge_from_list", "merge_from_dict",
            "all_keys", "CfgNode", "ConfigError"]

@@ -20,16 +20,22 @@ TRAINER.CUT_CONTEXTLEN, TRAINER.ACT_CKPT     kept as keys, no effect
 Dassl's other trainers' nodes               ignored (TRAINER.CDAC, DAEL, FIXMATCH, ... see below)
 Dassl data keys not used by mvlpt.data      ignored (OFFICIAL_DATA_KEYS below), logged at load
 ==========================================  =====================================================
+
+The method renames (first rows) are not written here: each method gives its own in its registration
+(``register_method(..., renames={"CLASS_TOKEN_POSITION": "POSITION"})``); :func:`renames` collects them
+into the one table, which the CLI (this module) and the official-config mapping
+(:func:`mvlpt.prompts.official.learner_from_official_config`) both use.
 """
 
-RENAMES = {
-    "TRAINER.COOP.CLASS_TOKEN_POSITION": "TRAINER.COOP.POSITION",
-    "TRAINER.MAPLE.PROMPT_DEPTH": "TRAINER.MAPLE.DEPTH",
-    "TRAINER.IVLP.PROMPT_DEPTH_TEXT": "TRAINER.IVLP.DEPTH_TEXT",
-    "TRAINER.IVLP.PROMPT_DEPTH_VISION": "TRAINER.IVLP.DEPTH_VISION",
-    "TRAINER.VPT.N_CTX_VISION": "TRAINER.VPT.N_CTX",
-    "TRAINER.VPT.PROMPT_DEPTH_VISION": "TRAINER.VPT.DEPTH",
-}
+def renames():
+    """The one rename table: every registered method's ``renames`` (``register_method(..., renames=)``),
+    e.g. ``TRAINER.COOP.CLASS_TOKEN_POSITION`` → ``TRAINER.COOP.POSITION``. Read at each lookup, so a
+    method registered later (a plug-in) has its official spellings too."""
+    import mvlpt.prompts  # noqa: F401  (registers the built-in methods)
+    from mvlpt.prompts.registry import official_renames
+
+    return official_renames()
+
 
 # Nodes of Dassl's non-prompt trainers that appear in every dumped Dassl config.
 IGNORED_NODES = (
@@ -67,6 +73,7 @@ def translate(key, value):
     if key == "TRAINER.VPT.CTX_INIT":  # MaPLe repo's VPT: text prompt prefix
         value = str(value).strip()
         return "TRAINER.VPT.TEMPLATE", (f"{value} {{}}." if value else "a photo of a {}.")
-    if key in RENAMES:
-        return RENAMES[key], value
+    table = renames()
+    if key in table:
+        return table[key], value
     return key, value

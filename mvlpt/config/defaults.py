@@ -1,9 +1,10 @@
 """Default configuration: Dassl's keys plus one node per prompt-tuning method.
 
-The method nodes (``TRAINER.COOP`` ...) hold exactly the constructor arguments of the matching
-prompt learner in :mod:`mvlpt.prompts` (key ``N_CTX`` -> kwarg ``n_ctx``) plus ``PREC``.
-Official spellings of the CoOp / CoCoOp / MaPLe / MVLPT repositories are translated in
-:mod:`mvlpt.config.compat` (one table, documented there).
+The method nodes (``TRAINER.COOP`` ...) are built from the method registry
+(:data:`mvlpt.prompts.METHODS`): exactly the constructor arguments of the learner with a default
+(key ``N_CTX`` -> kwarg ``n_ctx``) plus ``PREC``; a method registered later (a plug-in) gets its node
+from :func:`get_cfg_default` called after the registration. ``TRAINER.MVLPT`` keeps the official
+MVLPT layout. Official spellings are translated in :mod:`mvlpt.config.compat`.
 """
 from yacs.config import CfgNode as CN
 
@@ -76,57 +77,14 @@ def _add_trainer_nodes(cfg):
     cfg.TRAINER.COMPILE = False  # torch.compile the frozen encoders' blocks (first step compiles)
     cfg.TRAINER.ACT_CKPT = 1  # MVLPT key: > 1 turns on activation checkpointing in both encoders (same results)
 
-    cfg.TRAINER.ZSCLIP = CN()
-    cfg.TRAINER.ZSCLIP.TEMPLATES = []  # empty: the dataset's template (CoOp's per-dataset ones), else "a photo of a {}."
-    cfg.TRAINER.ZSCLIP.PREC = "fp32"
+    # one node per registered method, from its constructor (mvlpt.prompts.registry.register_method)
+    from mvlpt.prompts.registry import METHODS
+    import mvlpt.prompts  # noqa: F401  (registers the built-in methods)
 
-    cfg.TRAINER.COOP = CN()
-    cfg.TRAINER.COOP.N_CTX = 16
-    cfg.TRAINER.COOP.CTX_INIT = ""
-    cfg.TRAINER.COOP.CSC = False
-    cfg.TRAINER.COOP.POSITION = "end"  # official: CLASS_TOKEN_POSITION
-    cfg.TRAINER.COOP.INIT_STD = 0.02
-    cfg.TRAINER.COOP.PREC = "fp16"
-
-    cfg.TRAINER.COCOOP = CN()
-    cfg.TRAINER.COCOOP.N_CTX = 16
-    cfg.TRAINER.COCOOP.CTX_INIT = ""
-    cfg.TRAINER.COCOOP.META_HIDDEN = 0
-    cfg.TRAINER.COCOOP.PREC = "fp16"
-
-    cfg.TRAINER.VPT = CN()
-    cfg.TRAINER.VPT.N_CTX = 16
-    cfg.TRAINER.VPT.DEEP = True
-    cfg.TRAINER.VPT.DEPTH = 0
-    cfg.TRAINER.VPT.POSITION = "after_cls"
-    cfg.TRAINER.VPT.DROPOUT = 0.0
-    cfg.TRAINER.VPT.PROJ_DIM = 0
-    cfg.TRAINER.VPT.TEMPLATE = "a photo of a {}."
-    cfg.TRAINER.VPT.PREC = "fp32"
-
-    cfg.TRAINER.UPT = CN()
-    cfg.TRAINER.UPT.N_CTX_TEXT = 4
-    cfg.TRAINER.UPT.N_CTX_VISION = 4
-    cfg.TRAINER.UPT.DEEP = True
-    cfg.TRAINER.UPT.COUPLING = "tokenwise"
-    cfg.TRAINER.UPT.PROJ_DIM = 128
-    cfg.TRAINER.UPT.POSITION = "middle"
-    cfg.TRAINER.UPT.CTX_INIT = ""
-    cfg.TRAINER.UPT.PREC = "fp32"
-
-    cfg.TRAINER.MAPLE = CN()
-    cfg.TRAINER.MAPLE.N_CTX = 2
-    cfg.TRAINER.MAPLE.CTX_INIT = "a photo of a"
-    cfg.TRAINER.MAPLE.DEPTH = 9  # official: PROMPT_DEPTH
-    cfg.TRAINER.MAPLE.PREC = "fp16"
-
-    cfg.TRAINER.IVLP = CN()
-    cfg.TRAINER.IVLP.N_CTX_TEXT = 2
-    cfg.TRAINER.IVLP.N_CTX_VISION = 2
-    cfg.TRAINER.IVLP.CTX_INIT = "a photo of a"
-    cfg.TRAINER.IVLP.DEPTH_TEXT = 9  # official: PROMPT_DEPTH_TEXT
-    cfg.TRAINER.IVLP.DEPTH_VISION = 9  # official: PROMPT_DEPTH_VISION
-    cfg.TRAINER.IVLP.PREC = "fp16"
+    for spec in METHODS.values():
+        node = cfg.TRAINER[spec.cfg_node] = CN()
+        for key, value in spec.defaults.items():
+            node[key] = value
 
     # MVLPT keeps the official layout: the learner is chosen by COOP.N_CTX / VPT.N_CTX /
     # COCOOP.N_CTX (text only -> CoOp, vision only -> VPT, both -> UPT, COCOOP -> CoCoOp).

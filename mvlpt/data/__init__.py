@@ -6,7 +6,7 @@ and metrics. Importing this package registers every dataset in ``DATASET_REGISTR
 >>> "OxfordPets" in DATASET_NAMES and "cifar-10" in DATASET_NAMES and "DemoShapes" in DATASET_NAMES
 True
 """
-from mvlpt.engine.registry import DATASET_REGISTRY
+from mvlpt.registry import DATASET_REGISTRY
 
 from .config import add_data_config, get_data_cfg
 from .datum import Datum, DatasetBase, TaskInfo, METRICS

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
-from mvlpt.engine.registry import DATASET_REGISTRY
+from mvlpt.registry import DATASET_REGISTRY
 
 from .datum import DatasetBase
 from .io import read_image

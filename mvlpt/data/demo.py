@@ -27,7 +27,7 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mvlpt.engine.registry import DATASET_REGISTRY
+from mvlpt.registry import DATASET_REGISTRY
 
 from .io import write_json_atomic
 

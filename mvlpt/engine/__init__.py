@@ -2,8 +2,8 @@
 
 Heavy modules are imported lazily so that ``import mvlpt`` stays fast.
 """
-from mvlpt.engine.errors import CheckpointError, ConfigError, MvlptError, NonFiniteLossError
-from mvlpt.engine.registry import DATASET_REGISTRY, EVALUATOR_REGISTRY, TRAINER_REGISTRY, Registry
+from mvlpt.errors import CheckpointError, ConfigError, MvlptError, NonFiniteLossError
+from mvlpt.registry import DATASET_REGISTRY, EVALUATOR_REGISTRY, TRAINER_REGISTRY, Registry
 
 _LAZY = {
     "TrainerX": "mvlpt.engine.trainer", "compute_accuracy": "mvlpt.engine.trainer",
@@ -11,12 +11,15 @@ _LAZY = {
     "build_optimizer": "mvlpt.engine.optim", "build_lr_scheduler": "mvlpt.engine.optim",
     "ConstantWarmupScheduler": "mvlpt.engine.optim", "LinearWarmupScheduler": "mvlpt.engine.optim",
     "build_evaluator": "mvlpt.engine.evaluator", "Classification": "mvlpt.engine.evaluator",
-    "read_checkpoint": "mvlpt.engine.checkpoint",
+    "read_checkpoint": "mvlpt.engine.checkpoint", "resolve_checkpoint": "mvlpt.engine.checkpoint",
+    "ClipProvider": "mvlpt.engine.features", "FeatureStore": "mvlpt.engine.features",
+    "Checkpointer": "mvlpt.engine.checkpointer",
 }
 
 
-def build_trainer(cfg):
-    """Instantiate ``cfg.TRAINER.NAME`` from :data:`TRAINER_REGISTRY` (Dassl's ``build_trainer``)."""
+def build_trainer(cfg, **kwargs):
+    """Instantiate ``cfg.TRAINER.NAME`` from :data:`TRAINER_REGISTRY` (Dassl's ``build_trainer``);
+    ``kwargs`` go to the trainer (``clip_provider=``, ``feature_store=``)."""
     import mvlpt.trainers  # noqa: F401  (fills the registry)
 
     if not cfg.TRAINER.NAME:
@@ -26,7 +29,7 @@ def build_trainer(cfg):
         cls = TRAINER_REGISTRY.get(cfg.TRAINER.NAME)
     except KeyError as e:
         raise ConfigError(e.args[0]) from None
-    return cls(cfg)
+    return cls(cfg, **kwargs)
 
 
 def __getattr__(name):

@@ -18,7 +18,7 @@ import random
 import numpy as np
 import torch
 
-from mvlpt.engine.errors import CheckpointError
+from mvlpt.errors import CheckpointError
 
 from mvlpt.utils import atomic_write_bytes
 
@@ -85,3 +85,44 @@ def latest_file(model_dir):
 
 def write_tag(model_dir, filename):
     atomic_write_bytes(os.path.join(model_dir, "checkpoint"), (filename + "\n").encode())
+
+
+def _highest_epoch(model_dir):
+    cands = [(int(f.rsplit("-", 1)[-1]), f) for f in os.listdir(model_dir)
+             if f.startswith("model.pth.tar-") and f.rsplit("-", 1)[-1].isdigit()]
+    return os.path.join(model_dir, max(cands)[1]) if cands else None
+
+
+def resolve_checkpoint(path, model_name=None, epoch=None, prefer_best=False, fallback_highest=True):
+    """The one path resolver (resume, ``--model-dir``, ``--load-epoch``, ``MODEL.INIT_WEIGHTS``,
+    averaging, the recipe's ``init_from``). Returns a file path or None.
+
+    ``path``: a checkpoint file (returned as is), a model folder (``OUTPUT_DIR/<model>``) or a run folder
+    (``OUTPUT_DIR``: ``<model_name>`` inside it, else the first sub-folder holding checkpoints). In a
+    folder: ``model.pth.tar-<epoch>`` when ``epoch`` is given; else ``model-best.pth.tar`` when
+    ``prefer_best`` and present; else the file named by the ``checkpoint`` tag; else (with
+    ``fallback_highest``) the highest ``model.pth.tar-N``.
+    """
+    if os.path.isfile(path):
+        return path
+    if not os.path.isdir(path):
+        return None
+    if model_name:
+        dirs = [os.path.join(path, model_name), path]
+    else:
+        dirs = [path] + sorted(os.path.join(path, d) for d in os.listdir(path)
+                               if os.path.isdir(os.path.join(path, d)) and d != "tensorboard")
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        if epoch is not None:
+            f = os.path.join(d, f"model.pth.tar-{epoch}")
+            if os.path.isfile(f):
+                return f
+            continue
+        if prefer_best and os.path.isfile(os.path.join(d, "model-best.pth.tar")):
+            return os.path.join(d, "model-best.pth.tar")
+        f = latest_file(d) or (_highest_epoch(d) if fallback_highest else None)
+        if f:
+            return f
+    return None

@@ -8,7 +8,7 @@ from collections import OrderedDict, defaultdict
 
 import torch
 
-from mvlpt.engine.registry import EVALUATOR_REGISTRY
+from mvlpt.registry import EVALUATOR_REGISTRY
 
 
 def _confusion(pred, gt, n):

@@ -1,14 +1,19 @@
 """detectron2-style hooks for :class:`mvlpt.engine.TrainerX`.
 
-A hook gets ``before_train / after_train / before_epoch / after_epoch / before_step / after_step``
-callbacks with ``self.trainer`` set. The default list (``TrainerX.build_hooks``), in call order:
+A hook gets ``before_train / after_train / before_epoch / after_epoch / before_step / after_backward /
+after_step`` callbacks with ``self.trainer`` set (``after_backward``: gradients averaged over ranks,
+unscaled and transformed by the learner, before the optimizer step), and keeps its own state in every
+checkpoint through ``state_dict`` / ``load_state_dict``. The default list (``TrainerX.build_hooks``),
+in call order:
 
 ``EpochSeedHook``      reseed python/numpy/torch from (seed, epoch); ``sampler.set_epoch``: the data order
                        and augmentations of an epoch depend on nothing else (exact resume)
 ``FeatureCacheHook``   frozen image side + deterministic train transform: image features computed once
 ``TimerHook``          data / batch time, ETA
 ``LRSchedulerHook``    steps the schedulers once per epoch (Dassl semantics)
-``BestValHook``        TEST.FINAL_MODEL best_val: validate, write model-best.pth.tar
+``LearnerHook``        the learner's training-procedure points: ``on_train_begin`` (with the training
+                       set's frozen features when it asks), ``on_epoch_end``, ``on_train_end``
+``BestValHook``        TEST.FINAL_MODEL best_val: validate, write model-best.pth.tar (best value: its state)
 ``CheckpointHook``     model.pth.tar-N every TRAIN.CHECKPOINT_FREQ epochs, the last one, and a
                        rolling resume checkpoint at every epoch end
 ``LoggerHook``         Dassl-style console / log.txt lines, TensorBoard scalars
@@ -21,9 +26,19 @@ import torch
 
 
 class HookBase:
-    """Base class of trainer hooks; override any of the six callbacks."""
+    """Base class of trainer hooks; override any of the callbacks, and ``state_dict`` /
+    ``load_state_dict`` for state that must survive a resume (weights_only-loadable values)."""
 
     trainer = None
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    def after_backward(self):
+        pass
 
     def before_train(self):
         pass
@@ -66,44 +81,56 @@ class EpochSeedHook(HookBase):
                 sampler.set_epoch(t.epoch)
 
 
+def train_features(t, with_labels=False):
+    """Frozen, prompt-free image features of the training set in dataset order ``(N, D)`` (and the
+    labels ``(N,)``), through the trainer's feature store: one encoding per run, shared with the
+    training feature cache."""
+    name = ("train", t._store_token)
+    if t.feature_store.table(name) is None:
+        loader = t.train_loader_x
+        ds = loader.dataset
+        seq = torch.utils.data.DataLoader(ds, batch_size=max(1, t.cfg.DATALOADER.TEST.BATCH_SIZE),
+                                          shuffle=False, num_workers=loader.num_workers,
+                                          collate_fn=loader.collate_fn)
+        feats = labels = None
+        learner = t.learner
+        was_training = learner.training
+        learner.eval()
+        with torch.no_grad(), t.autocast():
+            for batch in seq:
+                idx = torch.as_tensor(batch["index"]).long().to(t.device)
+                f = t.encode_frozen(batch["img"].to(t.device))
+                if feats is None:
+                    feats = torch.zeros(len(ds), f.shape[-1], dtype=f.dtype, device=t.device)
+                    labels = torch.zeros(len(ds), dtype=torch.long, device=t.device)
+                feats[idx] = f
+                labels[idx] = torch.as_tensor(batch["label"]).long().to(t.device)
+        learner.train(was_training)
+        t.feature_store.put_table(name, (feats, labels))
+    feats, labels = t.feature_store.table(name)
+    return (feats, labels) if with_labels else feats
+
+
 class FeatureCacheHook(HookBase):
     """Caches training image features by sample index when the image side cannot change.
 
     Active when the learner's vision side is frozen (``not learner.vision_trainable``) and the
     train transform is deterministic (``TRAINER.CACHE_FEATURES``). Features are computed once, in
-    dataset order, before training. (Evaluation keeps its own per-split cache: ``TrainerX.test``.)
+    dataset order, before training, into the trainer's feature store (evaluation splits: ``TrainerX.test``).
     """
 
     def before_train(self):
         t = self.trainer
         t.feature_cache = None
-        learner = t.learner
         if not t.caches_image_features or not t.has_trainable_params:
             return
         if not getattr(t.dm, "train_transform_is_deterministic", False):
             return
         if t.start_epoch >= t.max_epoch:
             return
-        loader = t.train_loader_x
-        ds = loader.dataset
-        seq = torch.utils.data.DataLoader(ds, batch_size=max(1, t.cfg.DATALOADER.TEST.BATCH_SIZE),
-                                          shuffle=False, num_workers=loader.num_workers,
-                                          collate_fn=loader.collate_fn)
-        cache = None
-        was_training = learner.training
-        learner.eval()
-        with torch.no_grad(), t.autocast():
-            for batch in seq:
-                img = batch["img"].to(t.device)
-                idx = torch.as_tensor(batch["index"]).long()
-                f = learner.encode_images(img)
-                if cache is None:
-                    cache = torch.zeros(len(ds), f.shape[-1], dtype=f.dtype, device=t.device)
-                cache[idx.to(t.device)] = f
-        learner.train(was_training)
-        t.feature_cache = cache
-        t.log(f"Cached image features of {len(ds)} training images (frozen image encoder, "
-              f"deterministic train transform)")
+        t.feature_cache = train_features(t)
+        t.log(f"Cached image features of {len(t.train_loader_x.dataset)} training images (frozen image "
+              f"encoder, deterministic train transform)")
 
 
 class TimerHook(HookBase):
@@ -133,16 +160,60 @@ class LRSchedulerHook(HookBase):
         self.trainer.update_lr()
 
 
+class LearnerHook(HookBase):
+    """The learner's training-procedure points (:class:`mvlpt.prompts.PromptLearner`).
+
+    ``before_train``: ``on_train_begin(train_features)`` (a zero-argument callable returning the training
+    set's frozen features and labels when the learner sets ``needs_train_features``), then, on a resumed
+    run, the checkpoint's prompt and procedure state again (the checkpoint wins); ``after_epoch`` (after
+    the LR step, before best-val and the checkpoint): ``on_epoch_end(epoch, max_epoch)``; ``after_train``
+    (before the final evaluation): ``on_train_end()`` once per run - a checkpoint records that it ran."""
+
+    def before_train(self):
+        t = self.trainer
+        t.begin_learner()
+        t.checkpointer.reapply_resumed()
+
+    def after_epoch(self):
+        t = self.trainer
+        t.learner.on_epoch_end(t.epoch, t.max_epoch)
+
+    def after_train(self):
+        t = self.trainer
+        if getattr(t, "train_end_done", False):
+            return
+        t.learner.on_train_end()
+        t.train_end_done = True
+        if type(t.learner).on_train_end is not _base_on_train_end() and t.has_trainable_params:
+            t.save_model(max(t.max_epoch - 1, 0), t.output_dir)  # the final state is what a rerun resumes
+
+
+def _base_on_train_end():
+    from mvlpt.prompts.base import PromptLearner
+
+    return PromptLearner.on_train_end
+
+
 class BestValHook(HookBase):
-    """With ``TEST.FINAL_MODEL best_val``: validate after each epoch, keep ``model-best.pth.tar``."""
+    """With ``TEST.FINAL_MODEL best_val``: validate after each epoch, keep ``model-best.pth.tar``; the
+    best value so far is this hook's state (``trainer.best_result`` reads it)."""
+
+    def __init__(self):
+        self.best = -np.inf
+
+    def state_dict(self):
+        return {"best": float(self.best)}
+
+    def load_state_dict(self, state):
+        self.best = float(state.get("best", -np.inf))
 
     def after_epoch(self):
         t = self.trainer
         if t.cfg.TEST.NO_TEST or t.cfg.TEST.FINAL_MODEL != "best_val":
             return
         result = t.test(split="val")
-        if result > t.best_result:
-            t.best_result = result
+        if result > self.best:
+            self.best = result
             t.save_model(t.epoch, t.output_dir, val_result=result, model_name="model-best.pth.tar")
 
 

@@ -16,7 +16,7 @@ object), so checkpoints load with ``torch.load(weights_only=True)``.
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR, StepLR
 
-from mvlpt.engine.errors import ConfigError
+from mvlpt.errors import ConfigError
 
 AVAI_OPTIMS = ("sgd", "adam", "adamw", "rmsprop")
 AVAI_SCHEDULERS = ("single_step", "multi_step", "cosine")

@@ -14,7 +14,7 @@ import os
 from typing import Dict, List, Optional, Sequence
 
 from .averaging import select_source
-from .runner import METHODS, RunSpec, canonical_method, run
+from .runner import BASELINES, METHODS, RunSpec, canonical_method, run
 
 __all__ = ["Common", "source_stage", "target_single", "target_groups", "baseline", "zeroshot", "linear_probe",
            "multitask_name"]
@@ -36,8 +36,11 @@ class Common:
 
 
 def multitask_name(method: str) -> str:
+    """MCoOp / MVPT / MUPT, ``M<name>`` for any other transferable method (MMaPLe), baselines as they are."""
     m = canonical_method(method)
-    return METHODS[m]["multitask_name"] if m in METHODS else m
+    if m in METHODS:
+        return METHODS[m]["multitask_name"]
+    return m if m in BASELINES else "M" + m
 
 
 def source_stage(out: str, tasks: Sequence[str], method: str, seeds: Sequence[int], common: Common,

@@ -15,21 +15,26 @@ what the recipe needs on top:
     ...                init_from="out/source/avg", opts=["OPTIM.MAX_EPOCH", "2"])   # doctest: +SKIP
     >>> run(spec)                                                                       # doctest: +SKIP
 """
+import contextlib
+import contextvars
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from mvlpt.utils import atomic_write_json
+from mvlpt.utils import atomic_write_json, atomic_write_text
 
-__all__ = ["METHODS", "RunSpec", "run", "is_finished", "read_result", "InitError", "method_opts"]
+__all__ = ["METHODS", "RunSpec", "run", "is_finished", "read_result", "InitError", "method_opts", "canonical_method",
+           "trainer_name", "using_resources"]
 
 log = logging.getLogger("mvlpt.recipe")
 
 #: The three prompt families of the paper, in the official MVLPT trainer layout (``--trainer MVLPT``).
 #: ``nctx``: M in the paper (16 for CoOp/VPT, 4 for UPT). Baselines and multitask variants use the same
 #: trainer, so "with / without source init" is the only difference between e.g. CoOp and MCoOp.
+#: Every other registered method with ``transferable = True`` (MaPLe, IVLP, plug-ins) runs under its
+#: own trainer name and ``TRAINER.<NODE>`` (``nctx`` sets its ``N_CTX`` / ``N_CTX_TEXT`` / ``N_CTX_VISION``).
 METHODS = {
     "CoOp": {"multitask_name": "MCoOp", "nctx": 16,
              "opts": lambda n: ["TRAINER.MVLPT.COOP.N_CTX", n, "TRAINER.MVLPT.VPT.N_CTX", 0,
@@ -41,22 +46,56 @@ METHODS = {
                                "TRAINER.MVLPT.COOP.CLASS_TOKEN_POSITION", "middle", "TRAINER.MVLPT.COOP.CSC", False]},
 }
 ALIASES = {"MCoOp": "CoOp", "MVPT": "VPT", "MUPT": "UPT", "coop": "CoOp", "vpt": "VPT", "upt": "UPT"}
+BASELINES = ("ZeroshotCLIP", "LinearProbe")  # evaluated next to the recipe, not transferable
 
 
 class InitError(RuntimeError):
     """The target prompt does not equal the source prompt before the first step."""
 
 
+def _registered():
+    import mvlpt.prompts  # noqa: F401
+    from mvlpt.prompts.registry import METHODS as REGISTERED
+
+    return REGISTERED
+
+
 def canonical_method(name: str) -> str:
+    """The method a recipe name means: CoOp/VPT/UPT (MVLPT layout), ``M<name>`` → ``<name>``, or any
+    registered method with ``transferable = True``. Anything else is one :class:`ConfigError` line."""
+    from mvlpt.errors import ConfigError
+
     m = ALIASES.get(name, name)
-    if m not in METHODS and m not in ("ZeroshotCLIP", "LinearProbe"):
-        raise ValueError(f"unknown method {name!r}; use one of {', '.join(METHODS)} (or MCoOp/MVPT/MUPT)")
-    return m
+    if m in METHODS or m in BASELINES:
+        return m
+    registered = _registered()
+    if m not in registered and m.startswith("M") and m[1:] in registered:
+        m = m[1:]
+    if m in registered:
+        if not getattr(registered[m].learner, "transferable", True):
+            raise ConfigError(f"method {m} cannot be an MVLPT source or target: its state cannot be averaged "
+                              f"over runs and moved to other tasks ({registered[m].learner.__name__}."
+                              f"transferable is False); evaluate it as a baseline instead")
+        return m
+    ok = [*METHODS, *(n for n, s in registered.items() if getattr(s.learner, "transferable", True) and n not in METHODS)]
+    raise ConfigError(f"unknown method {name!r}; use one of {', '.join(ok)} (or M<method>, e.g. MCoOp, MMaPLe)")
+
+
+def trainer_name(method: str) -> str:
+    """``MVLPT`` for the paper's three families, else the method's own trainer name."""
+    m = canonical_method(method)
+    return "MVLPT" if m in METHODS else m
 
 
 def method_opts(method: str, nctx: Optional[int] = None) -> List[str]:
-    m = METHODS[canonical_method(method)]
-    return [str(x) for x in m["opts"](int(nctx or m["nctx"]))]
+    m = canonical_method(method)
+    if m in METHODS:
+        return [str(x) for x in METHODS[m]["opts"](int(nctx or METHODS[m]["nctx"]))]
+    if m in BASELINES or not nctx:
+        return []
+    spec = _registered()[m]
+    keys = [k for k in ("N_CTX", "N_CTX_TEXT", "N_CTX_VISION") if k in spec.defaults]
+    return [x for k in keys for x in (f"TRAINER.{spec.cfg_node}.{k}", str(int(nctx)))]
 
 
 @dataclass
@@ -65,7 +104,7 @@ class RunSpec:
 
     output_dir: str
     datasets: Sequence[str]
-    method: str = "CoOp"              # CoOp | VPT | UPT (MVLPT trainer) | ZeroshotCLIP
+    method: str = "CoOp"              # CoOp | VPT | UPT (MVLPT trainer) | any transferable method | ZeroshotCLIP
     seed: int = 1
     nctx: Optional[int] = None
     root: str = ""
@@ -90,14 +129,13 @@ class RunSpec:
             a += ["--config-file", self.config_file]
         if self.dataset_config_file:
             a += ["--dataset-config-file", self.dataset_config_file]
-        a += ["--trainer", "ZeroshotCLIP" if method == "ZeroshotCLIP" else "MVLPT"]
+        a += ["--trainer", trainer_name(method)]
         if self.eval_only:
             a.append("--eval-only")
         opts = ["DATASET.NAME", ",".join(self.datasets), "MODEL.BACKBONE.PRETRAINED", str(self.pretrained)]
         if self.shots is not None:
             opts += ["DATASET.NUM_SHOTS", str(self.shots)]
-        if method in METHODS:
-            opts += method_opts(method, self.nctx)
+        opts += method_opts(method, self.nctx)
         return a + opts + [str(o) for o in self.opts]
 
 
@@ -138,89 +176,82 @@ def _compare(learner, sd) -> Dict:
             "n_trainable": len(own), "n_checked": len(keys)}
 
 
-def _setup_logging():
+_CURRENT = contextvars.ContextVar("mvlpt_recipe_resources", default=None)
+
+
+@contextlib.contextmanager
+def using_resources(resources):
+    """Make ``resources`` (``{"clip_provider": ..., "feature_store": ...}``) the default of :func:`run`
+    inside the block (:func:`mvlpt.multitask.shared.shared_resources` uses it)."""
+    token = _CURRENT.set(resources)
     try:
-        from mvlpt.cli import _commit_log, _setup_logging  # same handling as `python -m mvlpt`
-        return _setup_logging, _commit_log
-    except ImportError:  # pragma: no cover - cli missing
-        return None, None
+        yield resources
+    finally:
+        _CURRENT.reset(token)
 
 
-def run(spec: RunSpec, force: bool = False, quiet: bool = False) -> Dict:
-    """Run ``spec`` unless finished; returns ``{"status": "done"|"skipped", "best": {...}, "last": {...}}``."""
-    from mvlpt.cli import build_parser, setup_cfg
-    from mvlpt.engine import build_trainer
+def run(spec: RunSpec, force: bool = False, quiet: bool = False, resources: Optional[dict] = None) -> Dict:
+    """Run ``spec`` unless finished; returns ``{"status": "done"|"skipped", "best": {...}, "last": {...}}``.
+
+    ``resources``: ``clip_provider`` / ``feature_store`` for the trainer (default: those of an enclosing
+    :func:`using_resources` block, else private ones)."""
+    from mvlpt.cli import build_parser
     from mvlpt.engine.hooks import HookBase
+    from mvlpt.launch import launch, teardown_logging
 
     out = spec.output_dir
     if not force and is_finished(out):
         return {"status": "skipped", "best": read_result(out, "best"), "last": read_result(out, "last"),
                 "output_dir": out}
+    res_kw = dict(resources if resources is not None else (_CURRENT.get() or {}))
     args = build_parser().parse_args(spec.argv())
-    cfg, notes = setup_cfg(args)
-    setup, commit = _setup_logging()
-    lg = logging.getLogger("mvlpt")
-    buf = None
-    if setup is not None:
-        lg, buf = setup(True)
-        if quiet:
-            for h in list(lg.handlers):
-                if type(h) is logging.StreamHandler:
-                    lg.removeHandler(h)
-    try:
-        for n in notes:
-            lg.info(n)
-        lg.info("*** Config ***\n" + cfg.dump())
-        trainer = build_trainer(cfg)
-        check = None
-        if spec.init_from:
-            from mvlpt.multitask.averaging import load_prompt_checkpoint
+    check, src_file = None, ""
+    if spec.init_from:
+        from mvlpt.multitask.averaging import load_prompt_checkpoint
 
-            src_file, src = load_prompt_checkpoint(spec.init_from)
-            trainer.init_prompts_from(src_file)
-            check = _compare(trainer.learner, src["state_dict"])
-            check["source"] = os.path.abspath(src_file)
-            if not check["equal"]:
-                raise InitError(f"target prompt differs from the source prompt {src_file} after loading: {check}")
-            source_sd = {k: v.clone() for k, v in src["state_dict"].items()}
+        src_file, src = load_prompt_checkpoint(spec.init_from)
+        source_sd = {k: v.clone() for k, v in src["state_dict"].items()}
 
-            class InitCheckHook(HookBase):
-                """Right before the first step of a fresh run: the prompt must still equal the source."""
+    def prepare(trainer):
+        nonlocal check
+        if not spec.init_from:
+            return
+        check = _compare(trainer.learner, source_sd)
+        check["source"] = os.path.abspath(src_file)
+        if not check["equal"]:
+            raise InitError(f"target prompt differs from the source prompt {src_file} after loading: {check}")
 
-                def before_train(self):
-                    t = self.trainer
-                    if t.start_epoch > 0:  # resumed: the checkpoint, not the source, is the state
-                        check["before_first_step"] = "resumed"
-                        return
-                    c = _compare(t.learner, source_sd)
-                    check["before_first_step"] = c["equal"]
-                    if not c["equal"]:
-                        raise InitError(f"prompt changed between initialisation and the first step: {c}")
+        class InitCheckHook(HookBase):
+            """Right before the first step of a fresh run: the prompt must still equal the source."""
 
-            trainer.register_hooks([InitCheckHook()])
-        if not spec.eval_only:
-            trainer.resume()
+            def before_train(self):
+                t = self.trainer
+                if t.start_epoch > 0:  # resumed: the checkpoint, not the source, is the state
+                    check["before_first_step"] = "resumed"
+                    return
+                c = _compare(t.learner, source_sd)
+                check["before_first_step"] = c["equal"]
+                if not c["equal"]:
+                    raise InitError(f"prompt changed between initialisation and the first step: {c}")
+                atomic_write_json(os.path.join(out, "init_check.json"), check)
+
+        trainer.register_hooks([InitCheckHook()])
         os.makedirs(out, exist_ok=True)
-        if commit is not None:
-            commit(lg, buf, out)
-        if check is not None:
-            atomic_write_json(os.path.join(out, "init_check.json"), check)
+        atomic_write_json(os.path.join(out, "init_check.json"), check)
+
+    try:
+        cfg, trainer = launch(args, init_from=src_file, prepare=prepare, quiet=quiet, **res_kw)
         res = {"status": "done", "output_dir": out}
         if spec.eval_only:
-            trainer.test()
             best = last = dict(trainer.final_results or {})
         else:
-            trainer.train()
             final = dict(trainer.final_results or {})
-            if cfg.TEST.FINAL_MODEL == "best_val":
-                best = final
-                last = best
-                if spec.best_and_last and not cfg.TEST.NO_TEST:
-                    trainer.load_model(out, epoch=trainer.max_epoch)
-                    trainer.test()
-                    last = dict(trainer.final_results or {})
-            else:
-                best = last = final
+            best = last = final
+            if cfg.TEST.FINAL_MODEL == "best_val" and spec.best_and_last and not cfg.TEST.NO_TEST:
+                trainer.load_model(out, epoch=trainer.max_epoch)
+                trainer.test()
+                last = dict(trainer.final_results or {})
+        trainer.feature_store.drop(trainer._store_token)
         if check is not None:
             atomic_write_json(os.path.join(out, "init_check.json"), check)
         meta = {"datasets": list(spec.datasets), "method": canonical_method(spec.method), "seed": spec.seed,
@@ -233,15 +264,10 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False) -> Dict:
         if not cfg.TEST.NO_TEST:
             atomic_write_json(os.path.join(out, "results_last.json"), {"which": "last", **meta, **last})
             atomic_write_json(os.path.join(out, "results_best.json"),
-                        {"which": "best" if cfg.TEST.FINAL_MODEL == "best_val" else "last", **meta, **best})
+                              {"which": "best" if cfg.TEST.FINAL_MODEL == "best_val" else "last", **meta, **best})
         atomic_write_json(os.path.join(out, "run.json"), meta)
-        with open(os.path.join(out, "DONE"), "w") as f:
-            f.write("ok\n")
+        atomic_write_text(os.path.join(out, "DONE"), "ok\n")
         res.update(best=best, last=last, init_check=check)
         return res
     finally:
-        try:
-            from mvlpt.cli import _teardown_logging
-            _teardown_logging()
-        except ImportError:  # pragma: no cover
-            pass
+        teardown_logging()

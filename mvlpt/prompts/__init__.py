@@ -4,30 +4,49 @@
     >>> from mvlpt.prompts import CoOp, build_learner
     >>> clip = load_clip("ViT-B/32", pretrained="none")
     >>> model = build_learner("CoOp", clip, ["cat", "dog"], n_ctx=4)
-"""
-from .base import CheckpointMismatch, PromptLearner
-from .cocoop import CoCoOp
-from .coop import CoOp
-from .maple import IVLP, MaPLe
-from .upt import UPT
-from .vpt import VPT
-from .zsclip import ZeroshotCLIP
 
-LEARNERS = {c.__name__: c for c in (ZeroshotCLIP, CoOp, CoCoOp, VPT, UPT, MaPLe, IVLP)}
+Every method is one class registered with :func:`~mvlpt.prompts.registry.register_method`;
+:data:`LEARNERS` and :func:`build_learner` are views of that registry (:data:`METHODS`).
+"""
+from collections.abc import Mapping
+
+from .base import CheckpointMismatch, PromptLearner
+from .registry import METHODS, MethodSpec, get_method, method_names, register_method
+# import order = registration order = the order of the config nodes and of listings
+from .zsclip import ZeroshotCLIP
+from .coop import CoOp
+from .cocoop import CoCoOp
+from .vpt import VPT
+from .upt import UPT
+from .maple import IVLP, MaPLe
+
+
+class _LearnerView(Mapping):
+    """``{method name: learner class}``, live over :data:`METHODS` (methods registered later appear)."""
+
+    def __getitem__(self, name):
+        if name not in METHODS:
+            raise KeyError(name)
+        return METHODS[name].learner
+
+    def __iter__(self):
+        return iter(list(METHODS))
+
+    def __len__(self):
+        return len(METHODS)
+
+    def __repr__(self):
+        return f"LEARNERS({', '.join(METHODS)})"
+
+
+LEARNERS = _LearnerView()
 
 
 def build_learner(name: str, clip, classnames, **kwargs) -> PromptLearner:
-    """``LEARNERS[name](clip, classnames, **kwargs)`` with a did-you-mean error for unknown names."""
-    if name not in LEARNERS:
-        import difflib
-
-        lowered = {k.lower(): k for k in LEARNERS}
-        close = difflib.get_close_matches(name.lower(), list(lowered), n=2, cutoff=0.4)
-        close = [lowered[c] for c in close]
-        raise KeyError(f"unknown prompt learner {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-                       + f" (available: {', '.join(LEARNERS)})")
-    return LEARNERS[name](clip, classnames, **kwargs)
+    """``METHODS[name].learner(clip, classnames, **kwargs)``; unknown names: ``KeyError`` with a did-you-mean."""
+    return get_method(name).learner(clip, classnames, **kwargs)
 
 
-__all__ = ["PromptLearner", "CheckpointMismatch", "LEARNERS", "build_learner",
+__all__ = ["PromptLearner", "CheckpointMismatch", "LEARNERS", "METHODS", "MethodSpec", "build_learner",
+           "register_method", "get_method", "method_names",
            "ZeroshotCLIP", "CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP"]

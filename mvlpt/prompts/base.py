@@ -151,6 +151,18 @@ class PromptLearner(nn.Module):
     #: can the prompt state be averaged over runs and moved to another task (MVLPT source -> target)?
     transferable = True
 
+    @classmethod
+    def config_kwargs(cls, kwargs: dict, dataset=None, num_tasks: int = 1) -> dict:
+        """Constructor kwargs from the config node (already lower-cased) → the kwargs to build with; the
+        engine passes the training ``dataset`` (its ``template``, classes ...). Default: unchanged."""
+        return kwargs
+
+    @classmethod
+    def official_kwargs(cls, kwargs: dict, node: dict) -> dict:
+        """Kwargs read from an official ``TRAINER.<NODE>`` (renames applied) → ours; for official
+        options whose *values* mean something else here (MaPLe repo's VPT). Default: unchanged."""
+        return kwargs
+
     def adapt_image_features(self, image_features: torch.Tensor) -> torch.Tensor:
         """Between the (possibly cached) frozen image features ``(B, D)`` and the logits: adapter
         methods (CLIP-Adapter) transform them here. Default: identity."""

@@ -23,9 +23,11 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
+from .registry import register_method
 from .coop import register_context_tokens
 
 
+@register_method("CoCoOp", cfg_node="COCOOP", prec="fp16")
 class CoCoOp(PromptLearner):
     """Conditional Context Optimization (image-conditioned text prompts)."""
 

@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
+from .registry import register_method
 
 
 def context_tokens(learner: PromptLearner, classnames: List[str], n_ctx: int, ctx_init: str = "",
@@ -102,6 +103,7 @@ def assemble(prefix: torch.Tensor, ctx: torch.Tensor, suffix: torch.Tensor, orde
     return full.gather(1, order.to(full.device).unsqueeze(-1).expand(-1, -1, full.shape[-1]))
 
 
+@register_method("CoOp", cfg_node="COOP", prec="fp16", renames={"CLASS_TOKEN_POSITION": "POSITION"})
 class CoOp(PromptLearner):
     """Context Optimization. See the module docstring for where the prompts go and the shapes."""
 

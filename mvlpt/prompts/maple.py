@@ -34,6 +34,7 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
+from .registry import register_method
 from .coop import context_prompts, register_context_tokens
 from .vpt import require_vit
 
@@ -62,6 +63,7 @@ class _DeepTextPrompts(PromptLearner):
         return self.encode_text_embeddings(context_prompts(self, self.ctx), self.eot, deep)
 
 
+@register_method("MaPLe", cfg_node="MAPLE", prec="fp16", renames={"PROMPT_DEPTH": "DEPTH"})
 class MaPLe(_DeepTextPrompts):
     """Multi-modal prompt learning with coupled (projected) vision prompts."""
 
@@ -86,6 +88,8 @@ class MaPLe(_DeepTextPrompts):
         return {"vision": dict(shallow=self.proj(self.ctx), position="after_patches", deep=deep)}
 
 
+@register_method("IVLP", cfg_node="IVLP", prec="fp16",
+                 renames={"PROMPT_DEPTH_TEXT": "DEPTH_TEXT", "PROMPT_DEPTH_VISION": "DEPTH_VISION"})
 class IVLP(_DeepTextPrompts):
     """Independent vision-language deep prompts (MaPLe repo's IVLP baseline)."""
 

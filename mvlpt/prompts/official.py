@@ -113,51 +113,47 @@ def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
     """(learner name, constructor kwargs) for an official trainer and its (full) config dict.
 
     ``cfg`` is the official config as a nested dict (``yaml.safe_load`` of a Dassl ``config.yaml``
-    or a yacs ``CfgNode``). Covers CoOp, CoCoOp, MaPLe, IVLP, VPT (MaPLe repo), ZeroshotCLIP, MVLPT.
+    or a yacs ``CfgNode``). Any registered method (:mod:`mvlpt.prompts.registry`): its node
+    ``TRAINER.<NODE>`` with the method's official ``renames`` (the one table) and its
+    ``official_kwargs``; missing keys take the constructor's defaults. ``MVLPT``: the official
+    layout below (the learner is chosen by the context lengths).
     """
-    g = lambda k, d=None: _get(cfg, k, d)  # noqa: E731
-    if trainer == "CoOp":
-        return "CoOp", dict(n_ctx=g("TRAINER.COOP.N_CTX", 16), ctx_init=g("TRAINER.COOP.CTX_INIT", "") or "",
-                            csc=bool(g("TRAINER.COOP.CSC", False)),
-                            position=g("TRAINER.COOP.CLASS_TOKEN_POSITION", "end"))
-    if trainer == "CoCoOp":
-        return "CoCoOp", dict(n_ctx=g("TRAINER.COCOOP.N_CTX", 16), ctx_init=g("TRAINER.COCOOP.CTX_INIT", "") or "")
-    if trainer == "MaPLe":
-        return "MaPLe", dict(n_ctx=g("TRAINER.MAPLE.N_CTX", 2), ctx_init=g("TRAINER.MAPLE.CTX_INIT", "a photo of a"),
-                             depth=g("TRAINER.MAPLE.PROMPT_DEPTH", 9))
-    if trainer == "IVLP":
-        return "IVLP", dict(n_ctx_text=g("TRAINER.IVLP.N_CTX_TEXT", 2), n_ctx_vision=g("TRAINER.IVLP.N_CTX_VISION", 2),
-                            ctx_init=g("TRAINER.IVLP.CTX_INIT", "a photo of a"),
-                            depth_text=g("TRAINER.IVLP.PROMPT_DEPTH_TEXT", 9),
-                            depth_vision=g("TRAINER.IVLP.PROMPT_DEPTH_VISION", 9))
-    if trainer == "VPT":  # MaPLe repo's deep vision prompting: tokens after the patches
-        return "VPT", dict(n_ctx=g("TRAINER.VPT.N_CTX_VISION", 2), depth=g("TRAINER.VPT.PROMPT_DEPTH_VISION", 1),
-                           deep=g("TRAINER.VPT.PROMPT_DEPTH_VISION", 1) > 1, position="after_patches",
-                           template=(g("TRAINER.VPT.CTX_INIT", "a photo of a") or "a photo of a") + " {}.")
-    if trainer in ("ZeroshotCLIP", "ZeroshotCLIP2"):
-        return "ZeroshotCLIP", dict()
+    from .registry import get_method, kwargs_from_node
+
     if trainer == "MVLPT":
-        m = "TRAINER.MVLPT."
-        n_text, n_vis, n_co = g(m + "COOP.N_CTX", 0), g(m + "VPT.N_CTX", 0), g(m + "COCOOP.N_CTX", 0)
-        if n_co:
-            return "CoCoOp", dict(n_ctx=n_co, ctx_init=g(m + "COCOOP.CTX_INIT", "") or "")
-        if n_text and n_vis:
-            method = str(g(m + "PROJECT_METHOD", "transformer")).lower()
-            if method not in MVLPT_COUPLING:
-                raise OfficialCheckpointError(f"unknown TRAINER.MVLPT.PROJECT_METHOD {method!r}; use one of "
-                                              f"{', '.join(k for k in MVLPT_COUPLING if k)}")
-            return "UPT", dict(n_ctx_text=n_text, n_ctx_vision=n_vis, deep=bool(g(m + "VPT.DEEP", True)),
-                               coupling=MVLPT_COUPLING[method],
-                               proj_dim=g(m + "PROJECT_DIM", 128),
-                               position=g(m + "COOP.CLASS_TOKEN_POSITION", "middle"),
-                               ctx_init=g(m + "COOP.CTX_INIT", "") or "",
-                               dropout=g(m + "VPT.DROPOUT", 0.0))
-        if n_vis:
-            return "VPT", dict(n_ctx=n_vis, deep=bool(g(m + "VPT.DEEP", True)), position="after_cls",
-                               dropout=g(m + "VPT.DROPOUT", 0.0), proj_dim=max(0, g(m + "VPT.PROJECT", -1)))
-        if n_text:
-            return "CoOp", dict(n_ctx=n_text, ctx_init=g(m + "COOP.CTX_INIT", "") or "",
-                                csc=bool(g(m + "COOP.CSC", False)),
-                                position=g(m + "COOP.CLASS_TOKEN_POSITION", "end"))
-        raise OfficialCheckpointError("TRAINER.MVLPT: set COOP.N_CTX and/or VPT.N_CTX (or COCOOP.N_CTX) > 0")
-    raise OfficialCheckpointError(f"no official mapping for trainer {trainer!r}")
+        return _mvlpt_learner(cfg)
+    try:
+        spec = get_method(trainer)
+    except KeyError:
+        raise OfficialCheckpointError(f"no official mapping for trainer {trainer!r}") from None
+    node = _get(cfg, f"TRAINER.{spec.cfg_node}", {}) or {}
+    node = {k: (v if v is not None else "") for k, v in dict(node).items()}
+    return spec.name, spec.learner.official_kwargs(kwargs_from_node(spec, node), node)
+
+
+def _mvlpt_learner(cfg) -> Tuple[str, dict]:
+    """The official MVLPT trainer: CoCoOp if COCOOP.N_CTX, UPT if text and vision contexts, else CoOp / VPT."""
+    g = lambda k, d=None: _get(cfg, k, d)  # noqa: E731
+    m = "TRAINER.MVLPT."
+    n_text, n_vis, n_co = g(m + "COOP.N_CTX", 0), g(m + "VPT.N_CTX", 0), g(m + "COCOOP.N_CTX", 0)
+    if n_co:
+        return "CoCoOp", dict(n_ctx=n_co, ctx_init=g(m + "COCOOP.CTX_INIT", "") or "")
+    if n_text and n_vis:
+        method = str(g(m + "PROJECT_METHOD", "transformer")).lower()
+        if method not in MVLPT_COUPLING:
+            raise OfficialCheckpointError(f"unknown TRAINER.MVLPT.PROJECT_METHOD {method!r}; use one of "
+                                          f"{', '.join(k for k in MVLPT_COUPLING if k)}")
+        return "UPT", dict(n_ctx_text=n_text, n_ctx_vision=n_vis, deep=bool(g(m + "VPT.DEEP", True)),
+                           coupling=MVLPT_COUPLING[method],
+                           proj_dim=g(m + "PROJECT_DIM", 128),
+                           position=g(m + "COOP.CLASS_TOKEN_POSITION", "middle"),
+                           ctx_init=g(m + "COOP.CTX_INIT", "") or "",
+                           dropout=g(m + "VPT.DROPOUT", 0.0))
+    if n_vis:
+        return "VPT", dict(n_ctx=n_vis, deep=bool(g(m + "VPT.DEEP", True)), position="after_cls",
+                           dropout=g(m + "VPT.DROPOUT", 0.0), proj_dim=max(0, g(m + "VPT.PROJECT", -1)))
+    if n_text:
+        return "CoOp", dict(n_ctx=n_text, ctx_init=g(m + "COOP.CTX_INIT", "") or "",
+                            csc=bool(g(m + "COOP.CSC", False)),
+                            position=g(m + "COOP.CLASS_TOKEN_POSITION", "end"))
+    raise OfficialCheckpointError("TRAINER.MVLPT: set COOP.N_CTX and/or VPT.N_CTX (or COCOOP.N_CTX) > 0")

@@ -76,3 +76,43 @@ def register_method(name: str = None, cfg_node: str = None, prec: str = "fp32", 
         return cls
 
     return deco
+
+
+def method_names():
+    """Registered method names, in registration order."""
+    return list(METHODS)
+
+
+def get_method(name: str) -> MethodSpec:
+    """The :class:`MethodSpec` of a method name or alias; ``KeyError`` with a did-you-mean otherwise."""
+    if name in METHODS:
+        return METHODS[name]
+    for spec in METHODS.values():
+        if name in spec.aliases:
+            return spec
+    import difflib
+
+    lowered = {k.lower(): k for k in METHODS}
+    close = [lowered[c] for c in difflib.get_close_matches(str(name).lower(), list(lowered), n=2, cutoff=0.4)]
+    raise KeyError(f"unknown prompt learner {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                   + f" (available: {', '.join(METHODS)})")
+
+
+def official_renames() -> Dict[str, str]:
+    """The one table of official config spellings: ``TRAINER.<NODE>.<official>`` → ``TRAINER.<NODE>.<ours>``,
+    from every method's ``renames``."""
+    return {f"TRAINER.{s.cfg_node}.{old}": f"TRAINER.{s.cfg_node}.{new}"
+            for s in METHODS.values() for old, new in s.renames.items()}
+
+
+def kwargs_from_node(spec: MethodSpec, node) -> Dict[str, object]:
+    """Constructor kwargs from a ``TRAINER.<NODE>`` mapping (ours or an official dump): official key
+    spellings renamed, keys the constructor does not take (``PREC``, other methods' options) dropped,
+    lists turned into tuples."""
+    out = {}
+    for k, v in dict(node or {}).items():
+        k = spec.renames.get(k, k)
+        if k == "PREC" or k not in spec.defaults:
+            continue
+        out[k.lower()] = tuple(v) if isinstance(v, list) else v
+    return out

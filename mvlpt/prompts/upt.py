@@ -38,6 +38,7 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
+from .registry import register_method
 from .coop import context_prompts, register_context_tokens
 from .vpt import require_vit, resolve_depth, vpt_init_
 
@@ -73,6 +74,7 @@ class Coupler(nn.Module):
         return self.resblocks(x)
 
 
+@register_method("UPT", cfg_node="UPT", prec="fp32")
 class UPT(PromptLearner):
     """Unified prompt tuning (coupled text + visual prompts)."""
 

@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 
 from .base import PromptLearner
+from .registry import register_method
 from .zsclip import fixed_text_features
 
 
@@ -54,11 +55,21 @@ def resolve_depth(depth: int, deep: bool, layers: int) -> int:
     return depth
 
 
+@register_method("VPT", cfg_node="VPT", prec="fp32",
+                 renames={"N_CTX_VISION": "N_CTX", "PROMPT_DEPTH_VISION": "DEPTH"})  # MaPLe repo spellings
 class VPT(PromptLearner):
     """Visual Prompt Tuning with a fixed text template."""
 
     text_trainable = False
     vision_trainable = True
+
+    @classmethod
+    def official_kwargs(cls, kwargs, node):
+        """The MaPLe repository's ``TRAINER.VPT``: tokens after the patches, deep when the depth > 1, its
+        ``CTX_INIT`` is the text prompt's prefix; its defaults are 2 tokens, depth 1."""
+        depth = kwargs.get("depth", 1)
+        return dict(kwargs, n_ctx=kwargs.get("n_ctx", 2), depth=depth, deep=depth > 1, position="after_patches",
+                    template=(node.get("CTX_INIT") or "a photo of a") + " {}.")
 
     def __init__(self, clip, classnames, n_ctx: int = 16, deep: bool = True, depth: int = 0,
                  position: str = "after_cls", dropout: float = 0.0, proj_dim: int = 0,

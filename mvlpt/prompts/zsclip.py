@@ -20,6 +20,7 @@ from typing import Sequence
 import torch.nn.functional as F
 
 from .base import PromptLearner
+from .registry import register_method
 
 
 def fixed_text_features(learner: PromptLearner, classnames, templates: Sequence[str]):
@@ -36,15 +37,26 @@ def fixed_text_features(learner: PromptLearner, classnames, templates: Sequence[
     return sum(F.normalize(f, dim=-1) for f in feats) / len(feats)
 
 
+@register_method("ZeroshotCLIP", cfg_node="ZSCLIP", prec="fp32")
 class ZeroshotCLIP(PromptLearner):
-    """Zero-shot CLIP with one template or a template ensemble."""
+    """Zero-shot CLIP with one template or a template ensemble (``templates`` empty: ``"a photo of a {}."``;
+    through the engine: the dataset's own template, as CoOp's zero-shot baseline does)."""
 
     text_trainable = False
+    transferable = False  # nothing trains: there is no prompt to carry from a source to a target
 
-    def __init__(self, clip, classnames, templates: Sequence[str] = ("a photo of a {}.",), **kw):
+    def __init__(self, clip, classnames, templates: Sequence[str] = (), **kw):
         super().__init__(clip, classnames, **kw)
-        self.templates = [templates] if isinstance(templates, str) else list(templates)
+        self.templates = [templates] if isinstance(templates, str) else list(templates or ("a photo of a {}.",))
         self.set_classnames(classnames)
+
+    @classmethod
+    def config_kwargs(cls, kwargs, dataset=None, num_tasks=1):
+        """No ``TEMPLATES`` configured: the dataset's template (e.g. "a photo of a {}, a type of pet.")."""
+        if not kwargs.get("templates"):
+            template = getattr(dataset, "template", None) if num_tasks <= 1 else None
+            kwargs = dict(kwargs, templates=(template or "a photo of a {}.",))
+        return kwargs
 
     def _build_text(self, classnames):
         pass

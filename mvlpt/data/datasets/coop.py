@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from mvlpt.engine.registry import DATASET_REGISTRY
+from mvlpt.registry import DATASET_REGISTRY
 
 from ..datum import Datum
 from ..io import DatasetLayoutError, listdir_nohidden, read_json, write_json_atomic

@@ -16,7 +16,7 @@ import csv
 import os
 import random
 
-from mvlpt.engine.registry import DATASET_REGISTRY
+from mvlpt.registry import DATASET_REGISTRY
 
 from ..datum import Datum
 from ..io import DatasetLayoutError, listdir_nohidden

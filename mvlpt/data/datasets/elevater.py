@@ -17,7 +17,7 @@ import json
 import logging
 import os
 
-from mvlpt.engine.registry import DATASET_REGISTRY
+from mvlpt.registry import DATASET_REGISTRY
 
 from ..classnames import ELEVATER_CLASSNAMES
 from ..datum import DatasetBase, Datum

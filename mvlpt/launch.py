@@ -1,0 +1,183 @@
+"""The one launcher: config → logging → trainer → init / resume → log file → evaluate or train.
+
+Shared by the command line (:mod:`mvlpt.cli`, ``train.py``) and the recipe runner
+(:mod:`mvlpt.multitask.runner`), so a recipe run is exactly a ``python -m mvlpt`` run.
+
+    >>> from mvlpt.cli import build_parser
+    >>> from mvlpt.launch import launch
+    >>> cfg, trainer = launch(build_parser().parse_args([...]))      # doctest: +SKIP
+"""
+import logging
+import os
+import sys
+
+__all__ = ["launch", "setup_cfg", "reset_cfg", "setup_logging", "commit_log", "teardown_logging"]
+
+
+def reset_cfg(cfg, args):
+    """Dassl's ``reset_cfg``: command-line flags override config keys (``--seed 0`` included)."""
+    if args.root:
+        cfg.DATASET.ROOT = args.root
+    if args.output_dir:
+        cfg.OUTPUT_DIR = args.output_dir
+    if args.resume:
+        cfg.RESUME = args.resume
+    if args.seed is not None:
+        cfg.SEED = args.seed
+    if args.source_domains and "SOURCE_DOMAINS" in cfg.DATASET:
+        cfg.DATASET.SOURCE_DOMAINS = args.source_domains
+    if args.target_domains and "TARGET_DOMAINS" in cfg.DATASET:
+        cfg.DATASET.TARGET_DOMAINS = args.target_domains
+    if args.transforms:
+        cfg.INPUT.TRANSFORMS = args.transforms
+    if args.trainer:
+        cfg.TRAINER.NAME = args.trainer
+    if args.backbone:
+        cfg.MODEL.BACKBONE.NAME = args.backbone
+    if args.head:
+        cfg.MODEL.HEAD.NAME = args.head
+    # MVLPT's extra flags, as its train.py maps them
+    if getattr(args, "dataset", ""):
+        cfg.DATASET.DATASET = args.dataset
+    if getattr(args, "shots", None):
+        cfg.DATASET.NUM_SHOTS = cfg.DATASET.NUM_SAMPLES_PER_CLASS = args.shots
+    if getattr(args, "multi_task", False):
+        cfg.DATASET.MULTITASK = True
+    if getattr(args, "multi_task_label_pertask", False):
+        cfg.DATASET.MULTITASK_LABEL_PERTASK = True
+    if getattr(args, "multi_task_evalkey", "average") != "average":
+        cfg.DATASET.MULTITASK_EVALKEY = args.multi_task_evalkey
+    if getattr(args, "dataset_coop", False):
+        cfg.DATASET.COOP = True
+    if getattr(args, "cut_contextlen", False):
+        cfg.TRAINER.CUT_CONTEXTLEN = True
+    if getattr(args, "act_ckpt", 1) != 1:
+        cfg.TRAINER.ACT_CKPT = args.act_ckpt
+
+
+def setup_cfg(args):
+    from mvlpt.config import get_cfg_default, merge_from_file, merge_from_list
+
+    cfg = get_cfg_default()
+    notes = []
+    if args.dataset_config_file:
+        notes += merge_from_file(cfg, args.dataset_config_file)
+    if args.config_file:
+        notes += merge_from_file(cfg, args.config_file)
+    reset_cfg(cfg, args)
+    notes += merge_from_list(cfg, args.opts)
+    cfg.freeze()
+    return cfg, notes
+
+
+class _Buffer(logging.Handler):
+    """Holds log records until the output directory is committed (no partial files on bad input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def setup_logging(is_main, quiet=False):
+    log = logging.getLogger("mvlpt")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+    if is_main and not quiet:
+        sh = logging.StreamHandler(sys.stdout)
+        sh.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(sh)
+    buf = _Buffer()
+    log.addHandler(buf)
+    logging.captureWarnings(True)
+    wlog = logging.getLogger("py.warnings")
+    wlog.propagate = False
+    for h in list(wlog.handlers):
+        wlog.removeHandler(h)
+    for h in log.handlers:
+        wlog.addHandler(h)
+    return log, buf
+
+
+def commit_log(log, buf, output_dir):
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, "log.txt")
+    fh = logging.FileHandler(path, mode="a", encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(message)s"))
+    for r in buf.records:
+        fh.handle(r)
+    buf.records.clear()
+    log.removeHandler(buf)
+    logging.getLogger("py.warnings").removeHandler(buf)
+    log.addHandler(fh)
+    logging.getLogger("py.warnings").addHandler(fh)
+    return path
+
+
+def teardown_logging():
+    for name in ("mvlpt", "py.warnings"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+            if not isinstance(h, logging.StreamHandler) or isinstance(h, logging.FileHandler):
+                h.close()
+    logging.captureWarnings(False)
+
+
+def launch(args, state=None, clip_provider=None, feature_store=None, init_from="", prepare=None, quiet=False):
+    """Run parsed command-line ``args``; returns ``(cfg, trainer)``.
+
+    ``clip_provider`` / ``feature_store``: injected into the trainer (:mod:`mvlpt.engine.features`);
+    ``init_from``: prompts initialised from this run/file before training (also with ``--eval-only``);
+    ``prepare(trainer)``: called after initialisation, before resume (the recipe's init check);
+    ``state["log_path"]``: set once ``OUTPUT_DIR/log.txt`` exists (the CLI appends tracebacks to it).
+    """
+    from mvlpt.engine import TRAINER_REGISTRY, build_trainer
+    from mvlpt.engine import dist as du
+    from mvlpt.errors import CheckpointError, ConfigError
+
+    state = {} if state is None else state
+    cfg, notes = setup_cfg(args)
+    du.init_from_env(cfg.USE_CUDA)
+    is_main = du.get_rank() == 0
+    log, buf = setup_logging(is_main, quiet=quiet)
+    if args.resume and not os.path.isdir(args.resume):
+        raise CheckpointError(f"--resume {args.resume}: no such directory")
+    if args.eval_only and not args.model_dir and not init_from and cfg.TRAINER.NAME != "ZeroshotCLIP":
+        log.info("Note: --eval-only without --model-dir evaluates the initial prompts")
+    if not cfg.TRAINER.NAME:
+        raise ConfigError("no trainer given; pass --trainer (one of "
+                          f"{', '.join(TRAINER_REGISTRY.registered_names())}) or set TRAINER.NAME")
+    if cfg.TRAINER.NAME not in TRAINER_REGISTRY:
+        raise ConfigError(TRAINER_REGISTRY.unknown_message(cfg.TRAINER.NAME))
+    for n in notes:
+        log.info(n)
+    log.info("Setting fixed seed: {}".format(cfg.SEED) if cfg.SEED >= 0 else "Seed: drawn at random")
+    log.info("*** Config ***")
+    log.info(cfg.dump())
+    trainer = build_trainer(cfg, clip_provider=clip_provider, feature_store=feature_store)
+    if init_from:
+        trainer.init_prompts_from(init_from)
+    if args.eval_only:
+        trainer.begin_learner()
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+    elif args.model_dir:
+        trainer.init_prompts_from(args.model_dir, epoch=args.load_epoch)
+    if prepare is not None:
+        prepare(trainer)
+    if not args.eval_only and not args.no_train:
+        trainer.resume()
+    if is_main:
+        state["log_path"] = commit_log(log, buf, cfg.OUTPUT_DIR)
+    else:
+        log.removeHandler(buf)
+    if args.eval_only:
+        trainer.test()
+    elif not args.no_train:
+        trainer.train()
+    return cfg, trainer
