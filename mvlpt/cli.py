@@ -12,62 +12,10 @@ rerun resumes from it); 130 interrupted. Errors are one line on stderr; the full
 
 Distributed: ``torchrun --nproc_per_node N train.py ...`` (gloo on CPU, nccl on GPU).
 """
-import argparse
 import sys
 import traceback
 
-from mvlpt.launch import reset_cfg, setup_cfg  # noqa: F401  (public: used by scripts and tests)
-
-EPILOG = """exit codes: 0 ok, 1 internal error (rerun with --debug), 2 usage/config/input error,
-3 training diverged (NaN/inf loss; rerun resumes from the last good checkpoint), 130 interrupted.
-Trailing KEY VALUE pairs override config keys (python -m mvlpt --list-keys lists them)."""
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of usage + error
-        raise _UsageError(f"{message} (see --help)")
-
-
-def build_parser():
-    p = _Parser(prog="mvlpt", description="Prompt tuning of frozen CLIP models (Dassl-compatible flags).",
-                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=str, default="", help="path to dataset")
-    p.add_argument("--output-dir", type=str, default="", help="output directory")
-    p.add_argument("--resume", type=str, default="", help="checkpoint directory (from which the training resumes)")
-    p.add_argument("--seed", type=int, default=None, help="fixed seed (any value >= 0, including 0)")
-    p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
-    p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
-    p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
-    p.add_argument("--config-file", type=str, default="", help="path to config file")
-    p.add_argument("--dataset-config-file", type=str, default="", help="path to config file for dataset setup")
-    p.add_argument("--trainer", type=str, default="", help="name of trainer")
-    p.add_argument("--backbone", type=str, default="", help="name of CNN backbone")
-    p.add_argument("--head", type=str, default="", help="name of head")
-    p.add_argument("--eval-only", action="store_true", help="evaluation only")
-    p.add_argument("--model-dir", type=str, default="",
-                   help="load model from this directory for eval-only mode; without --eval-only, "
-                        "initialise the prompts from it before training")
-    p.add_argument("--load-epoch", type=int, help="load model weights at this epoch for evaluation")
-    p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
-    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    p.add_argument("--list-keys", action="store_true", help="print every config key with its default and exit")
-    mv = p.add_argument_group("MVLPT's train.py flags (accepted so its scripts run unchanged)")
-    mv.add_argument("--dataset", type=str, default="", help="task name(s), comma-separated (= DATASET.DATASET)")
-    mv.add_argument("--shots", type=int, help="K shots per class (= DATASET.NUM_SHOTS and NUM_SAMPLES_PER_CLASS)")
-    mv.add_argument("--multi-task", action="store_true", help="= DATASET.MULTITASK True")
-    mv.add_argument("--multi-task-label_pertask", "--multi-task-label-pertask", dest="multi_task_label_pertask",
-                    action="store_true", help="loss masked to each sample's task (= DATASET.MULTITASK_LOSS masked)")
-    mv.add_argument("--multi-task-evalkey", type=str, default="average", help="= DATASET.MULTITASK_EVALKEY")
-    mv.add_argument("--dataset-coop", action="store_true", help="= DATASET.COOP True")
-    mv.add_argument("--cut-contextlen", action="store_true", help="accepted; text is always trimmed (exact)")
-    mv.add_argument("--act-ckpt", type=int, default=1, help="> 1: activation checkpointing in both encoders")
-    p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
-                   help="modify config options using the command-line")
-    return p
+from mvlpt.launch import EPILOG, UsageError as _UsageError, build_parser, reset_cfg, setup_cfg  # noqa: F401  (public)
 
 
 def _list_keys():

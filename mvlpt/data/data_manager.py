@@ -17,7 +17,7 @@ from .multitask import merge_datasets, resolve_task_names
 from .samplers import TaskBalancedSampler
 from .transforms import build_transform, is_deterministic
 
-__all__ = ["build_dataset", "build_single_dataset", "DataManager", "DatasetWrapper", "resolve_protocol"]
+__all__ = ["build_dataset", "build_single_dataset", "build_multitask", "DataManager", "DatasetWrapper", "resolve_protocol"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ def build_dataset(cfg) -> DatasetBase:
     names = resolve_task_names(cfg)
     if len(names) == 1:
         return build_single_dataset(cfg, names[0])
+    return build_multitask(cfg, names)
+
+
+def build_multitask(cfg, names) -> DatasetBase:
+    """Build each named task from the registry and merge them (one label space)."""
     return merge_datasets([build_single_dataset(cfg, n) for n in names], names)
 
 

@@ -280,7 +280,7 @@ def _register():
 
     def DemoMultitask(cfg):  # noqa: N802 - registry name
         """The five demo tasks merged into one label space (multitask pipeline without downloads)."""
-        from .multitask import build_multitask
+        from .data_manager import build_multitask
         return build_multitask(cfg, DEMO_MULTITASK)
 
     DATASET_REGISTRY.register(DemoMultitask, name="DemoMultitask")

@@ -17,7 +17,7 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-__all__ = ["accuracy", "mean_per_class_accuracy", "macro_f1", "map_11point", "compute_metric", "evaluate_tasks"]
+__all__ = ["accuracy", "mean_per_class_accuracy", "macro_f1", "classification_metrics", "map_11point", "compute_metric", "evaluate_tasks"]
 
 
 def _np(x):
@@ -53,13 +53,15 @@ def mean_per_class_accuracy(logits_or_preds, labels, restrict: bool = True) -> f
     return float(np.mean([(p[y == c] == c).mean() for c in present]) * 100.0)
 
 
-def macro_f1(logits_or_preds, labels) -> float:
-    """Macro-averaged F1 (percent) over classes present in labels or predictions."""
+def macro_f1(logits_or_preds, labels, over: str = "union") -> float:
+    """Macro-averaged F1 (percent) over the classes present in labels or predictions (``over="union"``,
+    the toolkit's), or in labels only (``over="labels"``, Dassl's ``f1_score(labels=unique(gt))``)."""
     p, y = _preds(logits_or_preds), _np(labels).astype(np.int64)
     if len(y) == 0:
         return float("nan")
     f1s = []
-    for c in np.union1d(np.unique(y), np.unique(p)):
+    classes = np.unique(y) if over == "labels" else np.union1d(np.unique(y), np.unique(p))
+    for c in classes:
         tp = np.sum((p == c) & (y == c))
         fp = np.sum((p == c) & (y != c))
         fn = np.sum((p != c) & (y == c))
@@ -101,6 +103,19 @@ def map_11point(scores, targets_multihot) -> float:
         prec, rec = _pr_points(t[:, c], s[:, c])
         aps.append(np.mean([prec[rec >= th].max() if np.any(rec >= th) else 0.0 for th in thresholds]))
     return float(np.mean(aps) * 100.0) if aps else float("nan")
+
+
+def classification_metrics(logits_or_preds, labels) -> Dict[str, float]:
+    """Dassl's ``Classification`` summary (percent): ``total``, ``correct``, ``accuracy``, ``error_rate``,
+    ``macro_f1`` (over classes present in ``labels``) and ``mean_per_class_accuracy`` (plain argmax)."""
+    p, y = _preds(logits_or_preds), _np(labels).astype(np.int64)
+    total, correct = int(len(y)), int((p == y).sum())
+    if not total:
+        return {"total": 0, "correct": 0, "accuracy": 0.0, "error_rate": 100.0, "macro_f1": 0.0,
+                "mean_per_class_accuracy": 0.0}
+    acc = 100.0 * correct / total
+    return {"total": total, "correct": correct, "accuracy": acc, "error_rate": 100.0 - acc,
+            "macro_f1": macro_f1(p, y, over="labels"), "mean_per_class_accuracy": mean_per_class_accuracy(p, y)}
 
 
 _METRIC_FNS = {"accuracy": accuracy, "mean_per_class": mean_per_class_accuracy, "11point_mAP": map_11point,

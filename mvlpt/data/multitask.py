@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .datum import DatasetBase, TaskInfo
 
-__all__ = ["resolve_task_names", "merge_datasets", "build_multitask", "multitask_loss", "task_class_mask",
+__all__ = ["resolve_task_names", "merge_datasets", "multitask_loss", "task_class_mask",
            "multitask_loss_mode"]
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,6 @@ def merge_datasets(datasets: Sequence[DatasetBase], names: Sequence[str] = None)
     merged.datasets = list(datasets)
     merged.templates = [getattr(d, "template", "a photo of a {}.") for d in datasets]
     return merged
-
-
-def build_multitask(cfg, names: Sequence[str]) -> DatasetBase:
-    """Build each named task from the registry and merge them."""
-    from .data_manager import build_single_dataset
-    return merge_datasets([build_single_dataset(cfg, n) for n in names], names)
 
 
 def task_class_mask(task_ids: torch.Tensor, tasks: Sequence[TaskInfo], num_classes: int = None) -> torch.Tensor:

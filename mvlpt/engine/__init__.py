@@ -19,9 +19,8 @@ _LAZY = {
 
 def build_trainer(cfg, **kwargs):
     """Instantiate ``cfg.TRAINER.NAME`` from :data:`TRAINER_REGISTRY` (Dassl's ``build_trainer``);
-    ``kwargs`` go to the trainer (``clip_provider=``, ``feature_store=``)."""
-    import mvlpt.trainers  # noqa: F401  (fills the registry)
-
+    ``kwargs`` go to the trainer (``clip_provider=``, ``feature_store=``). The registry imports
+    :mod:`mvlpt.trainers` on the first lookup (the engine never imports the layer above it)."""
     if not cfg.TRAINER.NAME:
         raise ConfigError("no trainer given; pass --trainer (one of "
                           f"{', '.join(TRAINER_REGISTRY.registered_names())}) or set TRAINER.NAME")

@@ -11,30 +11,12 @@ import torch
 from mvlpt.registry import EVALUATOR_REGISTRY
 
 
-def _confusion(pred, gt, n):
-    idx = gt.long() * n + pred.long()
-    return torch.bincount(idx, minlength=n * n).reshape(n, n)
-
-
 def classification_metrics(pred, gt):
-    """accuracy, macro-F1 (over classes present in ``gt``, as sklearn in Dassl) and mean per-class accuracy, in %."""
-    pred, gt = torch.as_tensor(pred).long(), torch.as_tensor(gt).long()
-    total = gt.numel()
-    correct = int((pred == gt).sum())
-    n = int(max(pred.max(), gt.max()) + 1) if total else 1
-    cm = _confusion(pred, gt, n).double()
-    present = torch.unique(gt)
-    tp = cm.diag()
-    support = cm.sum(1)
-    predicted = cm.sum(0)
-    prec = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp))
-    rec = torch.where(support > 0, tp / support.clamp(min=1), torch.zeros_like(tp))
-    f1 = torch.where(prec + rec > 0, 2 * prec * rec / (prec + rec).clamp(min=1e-12), torch.zeros_like(tp))
-    macro_f1 = float(f1[present].mean()) * 100 if total else 0.0
-    mpca = float(rec[present].mean()) * 100 if total else 0.0
-    acc = 100.0 * correct / max(total, 1)
-    return OrderedDict(total=total, correct=correct, accuracy=acc, error_rate=100.0 - acc,
-                       macro_f1=macro_f1, mean_per_class_accuracy=mpca)
+    """accuracy, macro-F1 (over classes present in ``gt``, as sklearn in Dassl) and mean per-class accuracy,
+    in % - :func:`mvlpt.data.metrics.classification_metrics` (the one metrics module)."""
+    from mvlpt.data.metrics import classification_metrics as metrics
+
+    return OrderedDict(metrics(torch.as_tensor(pred).long(), torch.as_tensor(gt).long()))
 
 
 class EvaluatorBase:
@@ -122,9 +104,26 @@ class Classification(EvaluatorBase):
                 name = self._lab2cname.get(label, str(label))
                 lines.append(f"* class: {label} ({name})\ttotal: {t:,}\tcorrect: {c:,}\tacc: {accs[-1]:.1f}%")
             results["perclass_accuracy"] = sum(accs) / len(accs)
+        if self.cfg is not None and self.cfg.TEST.get("COMPUTE_CMAT", False):
+            self.save_confusion_matrix(pred, gt, logits.shape[1], lines)
         if self.log is not None:
             self.log("\n".join(lines))
         return results
+
+
+    def save_confusion_matrix(self, pred, gt, n, lines):
+        """``TEST.COMPUTE_CMAT``: the row-normalised confusion matrix (rows: true class) to
+        ``OUTPUT_DIR/cmat.pt`` (``{"cmat": (C, C) float tensor}``, as Dassl), atomically."""
+        import os
+
+        from mvlpt.utils import atomic_torch_save
+
+        cm = torch.bincount(gt.long() * n + pred.long(), minlength=n * n).reshape(n, n).double()
+        cm = cm / cm.sum(1, keepdim=True).clamp(min=1)
+        path = os.path.join(self.cfg.OUTPUT_DIR, "cmat.pt")
+        os.makedirs(self.cfg.OUTPUT_DIR, exist_ok=True)
+        atomic_torch_save({"cmat": cm.float()}, path)
+        lines.append(f"Confusion matrix is saved to {path}")
 
 
 def build_evaluator(cfg, **kwargs):

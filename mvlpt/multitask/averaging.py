@@ -21,6 +21,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
+from mvlpt.utils import atomic_write_json
+
 __all__ = ["resolve_checkpoint", "load_prompt_checkpoint", "average_state_dicts", "average_checkpoints",
            "select_source", "AveragingError"]
 
@@ -29,56 +31,29 @@ class AveragingError(ValueError):
     """Checkpoints that cannot be averaged (different keys, shapes or methods); the message says which."""
 
 
-def _latest(model_dir: str) -> Optional[str]:
-    tag = os.path.join(model_dir, "checkpoint")
-    if os.path.isfile(tag):
-        with open(tag, encoding="utf-8") as f:
-            name = f.readline().strip()
-        if name and os.path.isfile(os.path.join(model_dir, name)):
-            return os.path.join(model_dir, name)
-    cands = []
-    for f in os.listdir(model_dir):
-        if f.startswith("model.pth.tar-") and f.rsplit("-", 1)[-1].isdigit():
-            cands.append((int(f.rsplit("-", 1)[-1]), f))
-    if cands:
-        return os.path.join(model_dir, max(cands)[1])
-    return None
-
-
 def resolve_checkpoint(path: str, epoch: Optional[int] = None, prefer_best: bool = False) -> str:
-    """A checkpoint file from a file, a model folder or a run folder (first model folder found).
+    """A checkpoint file from a file, a model folder or a run folder (first model folder found), by the
+    engine's one resolver (:func:`mvlpt.engine.checkpoint.resolve_checkpoint`); ``FileNotFoundError`` if none.
 
     ``epoch``: ``model.pth.tar-<epoch>``; ``prefer_best``: ``model-best.pth.tar`` when present;
     otherwise the file named by the ``checkpoint`` tag (else the highest epoch)."""
-    if os.path.isfile(path):
-        return path
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    dirs = [path] + sorted(os.path.join(path, d) for d in os.listdir(path)
-                           if os.path.isdir(os.path.join(path, d)) and d not in ("tensorboard",))
-    for d in dirs:
-        if epoch is not None:
-            f = os.path.join(d, f"model.pth.tar-{epoch}")
-            if os.path.isfile(f):
-                return f
-            continue
-        if prefer_best and os.path.isfile(os.path.join(d, "model-best.pth.tar")):
-            return os.path.join(d, "model-best.pth.tar")
-        f = _latest(d)
-        if f:
-            return f
-    what = f"model.pth.tar-{epoch}" if epoch is not None else "model.pth.tar-N / checkpoint tag"
-    raise FileNotFoundError(f"no checkpoint ({what}) under {path}")
+    from mvlpt.engine.checkpoint import resolve_checkpoint as resolve
+
+    f = resolve(path, epoch=epoch, prefer_best=prefer_best)
+    if f is None:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no checkpoint at {path}")
+        what = f"model.pth.tar-{epoch}" if epoch is not None else "model.pth.tar-N / checkpoint tag"
+        raise FileNotFoundError(f"no checkpoint ({what}) under {path}")
+    return f
 
 
 def load_prompt_checkpoint(path: str, epoch: Optional[int] = None, prefer_best: bool = False) -> Tuple[str, dict]:
     """``(file, checkpoint dict)``; a bare state dict is wrapped as ``{"state_dict": sd}``."""
+    from mvlpt.engine.checkpoint import read_checkpoint
+
     f = resolve_checkpoint(path, epoch=epoch, prefer_best=prefer_best)
-    try:
-        from mvlpt.engine.checkpoint import read_checkpoint
-        ckpt = read_checkpoint(f)
-    except ImportError:  # engine not importable: plain torch.load
-        ckpt = torch.load(f, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(f)
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict)):
         ckpt = {"state_dict": ckpt}
     return f, ckpt
@@ -120,15 +95,11 @@ def _write(out: str, ckpt: dict, model_name: str) -> str:
     os.makedirs(d, exist_ok=True)
     fname = f"model.pth.tar-{int(ckpt.get('epoch') or 1)}"
     path = os.path.join(d, fname)
-    try:
-        from mvlpt.engine.checkpoint import write_tag
-        from mvlpt.utils import atomic_torch_save
-        atomic_torch_save(ckpt, path)
-        write_tag(d, fname)
-    except ImportError:
-        torch.save(ckpt, path)
-        with open(os.path.join(d, "checkpoint"), "w", encoding="utf-8") as f:
-            f.write(fname + "\n")
+    from mvlpt.engine.checkpoint import write_tag
+    from mvlpt.utils import atomic_torch_save
+
+    atomic_torch_save(ckpt, path)
+    write_tag(d, fname)
     return path
 
 
@@ -173,9 +144,9 @@ def average_checkpoints(paths: Sequence[str], out: str, epoch: Optional[int] = N
     ckpt = {k: v for k, v in ckpt.items() if v is not None or k in ("optimizer", "scheduler", "val_result")}
     name = model_name or _model_name(files[0], first)
     written = _write(out, ckpt, name)
-    with open(os.path.join(out, "source.json"), "w", encoding="utf-8") as f:
-        json.dump({"mode": "average", "inputs": [os.path.abspath(f) for f in files], "file": os.path.abspath(written),
-                   "learner": first.get("learner"), "trainer": first.get("trainer")}, f, indent=1)
+    atomic_write_json(os.path.join(out, "source.json"),
+                      {"mode": "average", "inputs": [os.path.abspath(f) for f in files], "file": os.path.abspath(written),
+                       "learner": first.get("learner"), "trainer": first.get("trainer")})
     return written
 
 
@@ -198,10 +169,8 @@ def select_source(paths: Sequence[str], out: str, mode: str = "average", epoch: 
     else:
         raise AveragingError(f"unknown source mode {mode!r}: use average, single, seed<N> or an index")
     written = average_checkpoints([pick], out, epoch=epoch, prefer_best=prefer_best)
-    with open(os.path.join(out, "source.json"), "r+", encoding="utf-8") as f:
+    with open(os.path.join(out, "source.json"), encoding="utf-8") as f:
         meta = json.load(f)
-        meta["mode"] = mode
-        f.seek(0)
-        json.dump(meta, f, indent=1)
-        f.truncate()
+    meta["mode"] = mode
+    atomic_write_json(os.path.join(out, "source.json"), meta)
     return written

@@ -6,12 +6,13 @@ The L2 strength is picked on the val split from ``weight_decays`` (CLIP's linear
 searches it too), then the classifier is trained with L-BFGS and evaluated on test. Writes the
 same result files as a prompt run (``results_best.json`` = ``results_last.json``, ``run.json``, ``DONE``).
 """
-import json
 import os
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from mvlpt.utils import atomic_write_json, atomic_write_text
 
 __all__ = ["run_linear_probe"]
 
@@ -43,7 +44,9 @@ def _fit(x, y, n_cls, wd, steps=100):
 
 
 def _acc(x, y, w, b):
-    return float(((x @ w * 10 + b).argmax(1) == y).float().mean() * 100) if len(y) else 0.0
+    from mvlpt.data.metrics import accuracy
+
+    return accuracy(x @ w * 10 + b, y) if len(y) else 0.0
 
 
 def run_linear_probe(output_dir: str, datasets: Sequence[str], seed: int = 1, root: str = "",
@@ -87,13 +90,11 @@ def run_linear_probe(output_dir: str, datasets: Sequence[str], seed: int = 1, ro
     if label:
         meta["label"] = label
     res = {"accuracy": acc}
-    for name, which in (("results_best.json", "best"), ("results_last.json", "last")):
-        with open(os.path.join(output_dir, name), "w", encoding="utf-8") as f:
-            json.dump({"which": which, **meta, **res}, f, indent=1)
-    with open(os.path.join(output_dir, "run.json"), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=1)
     with open(os.path.join(output_dir, "log.txt"), "a", encoding="utf-8") as f:
         f.write(f"linear probe on {datasets}: val {scores}, weight decay {best_wd}, test accuracy {acc:.2f}\n")
-    with open(os.path.join(output_dir, "DONE"), "w") as f:
-        f.write("ok\n")
+    # results_best.json marks the run done (runner.is_finished): every file is written atomically
+    atomic_write_json(os.path.join(output_dir, "results_last.json"), {"which": "last", **meta, **res})
+    atomic_write_json(os.path.join(output_dir, "run.json"), meta)
+    atomic_write_json(os.path.join(output_dir, "results_best.json"), {"which": "best", **meta, **res})
+    atomic_write_text(os.path.join(output_dir, "DONE"), "ok\n")
     return {"status": "done", "best": res, "last": res}

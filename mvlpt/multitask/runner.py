@@ -195,7 +195,7 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False, resources: Opti
 
     ``resources``: ``clip_provider`` / ``feature_store`` for the trainer (default: those of an enclosing
     :func:`using_resources` block, else private ones)."""
-    from mvlpt.cli import build_parser
+    from mvlpt.launch import build_parser
     from mvlpt.engine.hooks import HookBase
     from mvlpt.launch import launch, teardown_logging
 
