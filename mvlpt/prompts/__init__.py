@@ -5,8 +5,9 @@
     >>> clip = load_clip("ViT-B/32", pretrained="none")
     >>> model = build_learner("CoOp", clip, ["cat", "dog"], n_ctx=4)
 
-Every method is one class registered with :func:`~mvlpt.prompts.registry.register_method`;
-:data:`LEARNERS` and :func:`build_learner` are views of that registry (:data:`METHODS`).
+Every method is one class registered with :func:`~mvlpt.prompts.registry.register_method` in one
+module of this package (imported with it; see docs/ADDING_A_METHOD.md); :data:`LEARNERS` and
+:func:`build_learner` are views of that registry (:data:`METHODS`).
 """
 from collections.abc import Mapping
 
@@ -19,6 +20,23 @@ from .cocoop import CoCoOp
 from .vpt import VPT
 from .upt import UPT
 from .maple import IVLP, MaPLe
+
+
+def _import_plugins():
+    """Every other module of this package (a method is one file dropped here), then the modules named in
+    ``MVLPT_PLUGINS`` (comma-separated, e.g. ``my_pkg.my_method``): importing them registers them."""
+    import importlib
+    import os
+    import pkgutil
+
+    for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not m.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{m.name}")
+    for name in filter(None, (n.strip() for n in os.environ.get("MVLPT_PLUGINS", "").split(","))):
+        importlib.import_module(name)
+
+
+_import_plugins()
 
 
 class _LearnerView(Mapping):

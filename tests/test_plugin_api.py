@@ -1,0 +1,152 @@
+"""The plug-in API: a new method defined in this one file (learner + decorator + an extra loss term)
+trains through the command-line entry point (``train.py``'s ``main``), logs its term, and goes through
+the MVLPT recipe's source -> averaged source -> target hand-off; MaPLe runs the recipe too (MMaPLe).
+Tiny: ViT-B/32 random stand-in weights, 1 shot, 1 epoch."""
+import json
+import os
+import re
+
+import pytest
+import torch
+
+from mvlpt.prompts import CoOp, register_method
+from test_engine_support import base_args, install_standins, make_image_folder
+
+install_standins()
+
+
+# ---------------------------------------------------------------- the new method: one class, one decorator
+@register_method("CoOpNorm", cfg_node="COOPNORM", prec="fp32")
+class CoOpNorm(CoOp):
+    """CoOp whose context vectors are pulled towards norm 1: ``loss = CE + weight · mean((‖ctx_i‖ − 1)²)``."""
+
+    def __init__(self, clip, classnames, weight: float = 0.5, **kw):
+        super().__init__(clip, classnames, **kw)
+        self.weight = weight
+
+    def forward_train(self, images=None, image_features=None, labels=None):
+        logits = self(images, image_features=image_features)
+        norm = (self.ctx.float().norm(dim=-1) - 1).pow(2).mean()
+        return logits, {"norm": self.weight * norm}
+
+
+@register_method("FrozenCache", cfg_node="FROZENCACHE", prec="fp32")
+class FrozenCache(CoOp):
+    """A method whose state cannot move between tasks."""
+
+    transferable = False
+
+
+OPTS = ["OPTIM.MAX_EPOCH", "1", "OPTIM.LR", "0.002", "DATALOADER.NUM_WORKERS", "0",
+        "INPUT.TRANSFORMS", "('normalize',)", "TEST.NO_TEST", "True", "TEST.FINAL_MODEL", "last_step",
+        "DATALOADER.TRAIN_X.BATCH_SIZE", "16"]
+
+
+def test_registration_is_everything(tmp_path):
+    from mvlpt.config import get_cfg_default
+    from mvlpt.prompts import LEARNERS, METHODS
+    from mvlpt.registry import TRAINER_REGISTRY
+
+    spec = METHODS["CoOpNorm"]
+    assert spec.learner is CoOpNorm and LEARNERS["CoOpNorm"] is CoOpNorm
+    cfg = get_cfg_default()
+    assert cfg.TRAINER.COOPNORM.WEIGHT == 0.5 and cfg.TRAINER.COOPNORM.N_CTX == 16  # CoOp's, inherited
+    assert cfg.TRAINER.COOPNORM.PREC == "fp32"
+    assert "CoOpNorm" in TRAINER_REGISTRY and "CoOpNorm" in TRAINER_REGISTRY.registered_names()
+
+
+def test_trains_through_the_cli_and_logs_its_term(tmp_path, capsys):
+    from mvlpt.cli import main
+
+    data = make_image_folder(str(tmp_path / "imgs"), per_class=4)
+    out = str(tmp_path / "run")
+    rc = main(base_args(data, out, trainer="CoOpNorm", epochs=1,
+                        extra=["TRAINER.COOPNORM.N_CTX", "4", "TRAINER.COOPNORM.WEIGHT", "2.0"]))
+    assert rc == 0, capsys.readouterr().err
+    log = open(os.path.join(out, "log.txt")).read()
+    m = re.search(r"loss (\S+) \(\S+\) acc \S+ \(\S+\) loss_ce (\S+) \(\S+\) loss_norm (\S+) ", log)
+    assert m, log[-2000:]
+    total, ce, norm = map(float, m.groups())
+    assert norm > 0 and total == pytest.approx(ce + norm, abs=2e-4)
+    ck = torch.load(os.path.join(out, "prompt_learner", "model.pth.tar-1"), weights_only=True)
+    assert ck["trainer"] == "CoOpNorm" and ck["learner"] == "CoOpNorm" and list(ck["state_dict"]) == ["ctx"]
+    tags = open(next(os.path.join(out, "tensorboard", f) for f in os.listdir(os.path.join(out, "tensorboard"))),
+                "rb").read()
+    assert b"train/loss_norm" in tags and b"train/loss_ce" in tags
+
+
+def _common(nctx):
+    from mvlpt.multitask import recipe
+
+    return recipe.Common(backbone="ViT-B/32", pretrained="none", shots=1, nctx=nctx, opts=OPTS, quiet=True)
+
+
+@pytest.mark.parametrize("method,nctx,seeds", [("CoOpNorm", 2, [1]), ("MaPLe", 2, [1, 2])])
+def test_recipe_source_to_target(tmp_path, method, nctx, seeds):
+    """Source (multitask, averaged over seeds) -> target: the target's prompt equals the averaged source
+    prompt right before its first step, for a plug-in method and for MaPLe (MMaPLe)."""
+    from mvlpt.multitask import recipe
+    from mvlpt.multitask.averaging import load_prompt_checkpoint
+    from mvlpt.multitask.shared import shared_resources
+
+    out = str(tmp_path)
+    common = _common(nctx)
+    with shared_resources():
+        src = recipe.source_stage(out, ["DemoShapes", "DemoArrows"], method, seeds, common)
+        _, avg = load_prompt_checkpoint(src)
+        per_seed = [load_prompt_checkpoint(os.path.join(out, "source", method, f"seed{s}"))[1]["state_dict"]
+                    for s in seeds]
+        for k, v in avg["state_dict"].items():  # the source prompt is the mean of the seeds'
+            assert torch.allclose(v, sum(sd[k] for sd in per_seed) / len(per_seed))
+        res = recipe.target_single(out, "DemoTextures", "M" + method, 1, common, source=src)
+    assert recipe.multitask_name(method) == "M" + method
+    chk = res["init_check"]
+    assert chk["equal"] and chk["max_abs_diff"] == 0.0 and chk["before_first_step"] is True
+    assert chk["keys"] == sorted(avg["state_dict"]) and chk["n_checked"] == chk["n_trainable"]
+    run = json.load(open(os.path.join(res["output_dir"], "run.json")))
+    assert run["method"] == method and res["output_dir"].endswith(os.path.join("M" + method, "DemoTextures", "seed1"))
+    trained = load_prompt_checkpoint(res["output_dir"])[1]["state_dict"]
+    assert any(not torch.equal(trained[k], avg["state_dict"][k]) for k in trained)  # and then it trained
+
+
+def test_non_transferable_method_is_one_line():
+    from mvlpt.errors import ConfigError
+    from mvlpt.multitask.recipe import canonical_method
+
+    with pytest.raises(ConfigError, match="FrozenCache cannot be an MVLPT source or target") as e:
+        canonical_method("MFrozenCache")
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="unknown method"):
+        canonical_method("NoSuchMethod")
+
+
+def test_docs_example(tmp_path, monkeypatch):
+    """docs/ADDING_A_METHOD.md's example file, as written there: registers, has its config node, adds
+    its term, and keeps its anchor through procedure state."""
+    import importlib.util
+
+    from mvlpt.clip import load_clip
+    from mvlpt.config import get_cfg_default
+    from mvlpt.prompts import METHODS, build_learner
+
+    doc = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                            "ADDING_A_METHOD.md"), encoding="utf-8").read()
+    code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    path = tmp_path / "coop_anchor.py"
+    path.write_text(code)
+    if "CoOpAnchor" not in METHODS:
+        spec = importlib.util.spec_from_file_location("coop_anchor", str(path))
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    cfg = get_cfg_default()
+    assert cfg.TRAINER.COOPANCHOR.WEIGHT == 1.0 and cfg.TRAINER.COOPANCHOR.PREC == "fp32"
+    clip = load_clip("ViT-B/32", pretrained="none")
+    learner = build_learner("CoOpAnchor", clip, ["cat", "dog"], n_ctx=2)
+    learner.on_train_begin()
+    with torch.no_grad():
+        learner.ctx.add_(0.1)
+    logits, terms = learner.forward_train(image_features=torch.randn(3, 512))
+    assert logits.shape == (3, 2) and float(terms["anchor"].detach()) == pytest.approx(0.01, rel=1e-4)
+    state = learner.procedure_state()
+    other = build_learner("CoOpAnchor", clip, ["cat", "dog"], n_ctx=2)
+    other.load_procedure_state(state)
+    assert torch.equal(other.anchor, learner.anchor)
