@@ -35,9 +35,12 @@ def test_classification_evaluator_metrics():
 def test_registries_fill_on_lookup():
     import mvlpt
 
+    from mvlpt.prompts import METHODS
+
     names = mvlpt.TRAINER_REGISTRY.registered_names()
-    for n in ("CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP", "ZeroshotCLIP", "MVLPT"):
-        assert n in names
+    assert {"CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP", "ZeroshotCLIP"} <= set(METHODS)
+    for n in [*METHODS, "MVLPT"]:  # every registered method has a trainer under its name
+        assert n in names and mvlpt.TRAINER_REGISTRY.get(n).__name__ == n
     assert "Classification" in mvlpt.EVALUATOR_REGISTRY
     with pytest.raises(KeyError, match=r"did you mean .*MaPLe"):
         mvlpt.TRAINER_REGISTRY.get("Maple")
