@@ -58,8 +58,8 @@ def set_rng_state(state):
 
 def read_checkpoint(path):
     """Load a checkpoint file (ours, or an official Dassl one) via
-    :func:`mvlpt.prompts.official.read_checkpoint`: ``weights_only=True`` first, full unpickling with a
-    warning only for files that need it. Any failure is one :class:`CheckpointError` line."""
+    :func:`mvlpt.prompts.official.read_checkpoint`, which never runs code from the file (see
+    :mod:`mvlpt.safeload`). Any failure, a refused file included, is one :class:`CheckpointError` line."""
     from mvlpt.prompts.official import read_checkpoint as read_any
 
     if not os.path.isfile(path):
@@ -67,6 +67,8 @@ def read_checkpoint(path):
     try:
         return read_any(path)
     except Exception as e:  # noqa: BLE001 - one line for any unreadable file
+        if str(e).startswith("refusing to load"):
+            raise CheckpointError(str(e)) from None
         raise CheckpointError(f"cannot read checkpoint {path}: {e.__class__.__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}; the file is corrupt or not "
                               f"a checkpoint") from None

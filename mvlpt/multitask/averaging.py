@@ -74,11 +74,9 @@ def resolve_checkpoint(path: str, epoch: Optional[int] = None, prefer_best: bool
 def load_prompt_checkpoint(path: str, epoch: Optional[int] = None, prefer_best: bool = False) -> Tuple[str, dict]:
     """``(file, checkpoint dict)``; a bare state dict is wrapped as ``{"state_dict": sd}``."""
     f = resolve_checkpoint(path, epoch=epoch, prefer_best=prefer_best)
-    try:
-        from mvlpt.engine.checkpoint import read_checkpoint
-        ckpt = read_checkpoint(f)
-    except ImportError:  # engine not importable: plain torch.load
-        ckpt = torch.load(f, map_location="cpu", weights_only=True)
+    from mvlpt.engine.checkpoint import read_checkpoint  # never runs code from the file
+
+    ckpt = read_checkpoint(f)
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict)):
         ckpt = {"state_dict": ckpt}
     return f, ckpt
