@@ -52,8 +52,21 @@ def set_rng_state(state):
                              "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
     if "torch" in state:
         torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    restore_cuda_rng(state.get("cuda") or [])
+
+
+def restore_cuda_rng(states):
+    """Restore the saved per-GPU RNG states where those GPUs exist now. A run resumed on fewer GPUs
+    (8 -> 1), on the CPU, or on more GPUs gets a warning: exactness is then per-rank best effort."""
+    n_now = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if len(states) != n_now and (states or n_now):
+        import logging
+
+        logging.getLogger("mvlpt").warning(
+            "the checkpoint holds RNG states of %d GPU(s), this machine has %d: restoring %d; the resumed run "
+            "is not bit-identical to an uninterrupted one", len(states), n_now, min(len(states), n_now))
+    for i in range(min(len(states), n_now)):
+        torch.cuda.set_rng_state(states[i], device=i)
 
 
 def read_checkpoint(path):
