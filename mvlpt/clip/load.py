@@ -59,13 +59,19 @@ def open_clip_name(name: str) -> str:
 def _read_weights_file(path: str):
     """Return ``(kind, state_dict)``: ``"openai"`` for a TorchScript archive or a bare state dict,
     ``"open_clip"`` for a training checkpoint that wraps it (``{"state_dict": ..., "epoch": ...}``)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            jit = torch.jit.load(path, map_location="cpu")
-        return "openai", {k: v for k, v in jit.state_dict().items()}
-    except (RuntimeError, ValueError):
-        pass
+    import zipfile
+
+    from mvlpt.safeload import read_torchscript_tensors
+
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            scripted = any(n.endswith("/constants.pkl") or "/code/" in n for n in z.namelist())
+        if scripted:  # an OpenAI release (TorchScript): tensors only, no TorchScript code is run
+            try:
+                return "openai", read_torchscript_tensors(path)
+            except Exception as e:  # noqa: BLE001 - one line for any unreadable archive
+                raise CLIPLoadError(f"cannot read CLIP weights {path}: {e.__class__.__name__}: "
+                                    f"{str(e).splitlines()[0] if str(e) else ''}") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - report any unpickling problem as one line

@@ -52,14 +52,27 @@ def set_rng_state(state):
                              "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
     if "torch" in state:
         torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    restore_cuda_rng(state.get("cuda") or [])
+
+
+def restore_cuda_rng(states):
+    """Restore the saved per-GPU RNG states where those GPUs exist now. A run resumed on fewer GPUs
+    (8 -> 1), on the CPU, or on more GPUs gets a warning: exactness is then per-rank best effort."""
+    n_now = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if len(states) != n_now and (states or n_now):
+        import logging
+
+        logging.getLogger("mvlpt").warning(
+            "the checkpoint holds RNG states of %d GPU(s), this machine has %d: restoring %d; the resumed run "
+            "is not bit-identical to an uninterrupted one", len(states), n_now, min(len(states), n_now))
+    for i in range(min(len(states), n_now)):
+        torch.cuda.set_rng_state(states[i], device=i)
 
 
 def read_checkpoint(path):
     """Load a checkpoint file (ours, or an official Dassl one) via
-    :func:`mvlpt.prompts.official.read_checkpoint`: ``weights_only=True`` first, full unpickling with a
-    warning only for files that need it. Any failure is one :class:`CheckpointError` line."""
+    :func:`mvlpt.prompts.official.read_checkpoint`, which never runs code from the file (see
+    :mod:`mvlpt.safeload`). Any failure, a refused file included, is one :class:`CheckpointError` line."""
     from mvlpt.prompts.official import read_checkpoint as read_any
 
     if not os.path.isfile(path):
@@ -67,6 +80,8 @@ def read_checkpoint(path):
     try:
         return read_any(path)
     except Exception as e:  # noqa: BLE001 - one line for any unreadable file
+        if str(e).startswith("refusing to load"):
+            raise CheckpointError(str(e)) from None
         raise CheckpointError(f"cannot read checkpoint {path}: {e.__class__.__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}; the file is corrupt or not "
                               f"a checkpoint") from None

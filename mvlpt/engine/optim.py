@@ -69,7 +69,11 @@ class _WarmupScheduler(LRScheduler):
         state = dict(state_dict)
         succ = state.pop("successor", None)
         if succ is not None:  # ours: a dict; Dassl's checkpoints pickle the scheduler object
-            self.successor.load_state_dict(succ if isinstance(succ, dict) else succ.state_dict())
+            if not isinstance(succ, dict):  # an official file's pickled scheduler: its recorded fields
+                from mvlpt.safeload import inert_state
+
+                succ = {k: v for k, v in inert_state(succ).items() if k != "optimizer"}
+            self.successor.load_state_dict(succ)
         state.pop("verbose", None)
         self.__dict__.update(state)
 

@@ -50,7 +50,7 @@ def resolve_checkpoint(path: str, epoch: Optional[int] = None, prefer_best: bool
 
 def load_prompt_checkpoint(path: str, epoch: Optional[int] = None, prefer_best: bool = False) -> Tuple[str, dict]:
     """``(file, checkpoint dict)``; a bare state dict is wrapped as ``{"state_dict": sd}``."""
-    from mvlpt.engine.checkpoint import read_checkpoint
+    from mvlpt.engine.checkpoint import read_checkpoint  # never runs code from the file
 
     f = resolve_checkpoint(path, epoch=epoch, prefer_best=prefer_best)
     ckpt = read_checkpoint(f)

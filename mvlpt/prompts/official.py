@@ -19,7 +19,6 @@ current class names. Everything else must match exactly (see ``PromptLearner.loa
 import logging
 import os
 import pickle
-import warnings
 from collections import OrderedDict
 from typing import Dict, Tuple
 
@@ -36,28 +35,24 @@ class OfficialCheckpointError(ValueError):
     pass
 
 
-def read_checkpoint(path: str, allow_pickle: bool = True) -> dict:
-    """Read a checkpoint file (ours or an official Dassl one).
+def read_checkpoint(path: str) -> dict:
+    """Read a checkpoint file (ours or an official Dassl one) without running code from it.
 
-    Tries ``torch.load(weights_only=True)`` first. Official Dassl files pickle scheduler objects
-    (and MaPLe's the whole optimizer), which needs full unpickling: that is only done when
-    ``allow_pickle`` and is logged, because unpickling runs code from the file - load only files you trust.
-    """
+    ``torch.load(weights_only=True)`` for ours; official Dassl files, which pickle scheduler objects,
+    through :func:`mvlpt.safeload.safe_torch_load`'s allow-list (other classes become inert
+    placeholders; a file that would call anything else is refused, naming the global)."""
+    from mvlpt.safeload import UnsafeCheckpointError, safe_torch_load
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        if not allow_pickle:
-            raise OfficialCheckpointError(f"{path} needs full unpickling (an official Dassl file?) "
-                                          "and allow_pickle=False") from e
-    except RuntimeError as e:
-        raise OfficialCheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from e
-    log.warning("%s holds pickled Python objects (official Dassl scheduler state); loading it with "
-                "weights_only=False - only do this for files you trust", path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with open(path, "rb") as f:
+            return safe_torch_load(f)
+    except UnsafeCheckpointError as e:
+        raise OfficialCheckpointError(f"refusing to load {path}: {str(e).splitlines()[0]} (mvlpt never "
+                                      f"runs code from a checkpoint; see README 'Security')") from None
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:
+        raise OfficialCheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}") from None
 
 
 def prompt_state_from_checkpoint(ckpt) -> Dict[str, torch.Tensor]:
