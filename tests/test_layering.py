@@ -8,7 +8,7 @@ PKG = os.path.join(REPO, "mvlpt")
 
 #: bottom → top; a module may import its own layer and the layers below it
 LAYERS = [
-    ("mvlpt", "mvlpt.errors", "mvlpt.registry", "mvlpt.utils"),
+    ("mvlpt", "mvlpt.errors", "mvlpt.registry", "mvlpt.utils", "mvlpt.safeload"),
     ("mvlpt.clip",),
     ("mvlpt.prompts",),
     ("mvlpt.data",),

@@ -150,3 +150,86 @@ def test_docs_example(tmp_path, monkeypatch):
     other = build_learner("CoOpAnchor", clip, ["cat", "dog"], n_ctx=2)
     other.load_procedure_state(state)
     assert torch.equal(other.anchor, learner.anchor)
+
+
+@register_method("GradFreeze", cfg_node="GRADFREEZE", prec="fp32")
+class GradFreeze(CoOp):
+    """Test method: zeroes its gradients (a gradient transform) and counts the procedure points."""
+
+    def __init__(self, clip, classnames, **kw):
+        super().__init__(clip, classnames, **kw)
+        self.calls = {"transform": 0, "epoch_end": 0}
+
+    def transform_gradients(self):
+        self.calls["transform"] += 1
+        self.ctx.grad.zero_()
+
+    def on_epoch_end(self, epoch, max_epoch):
+        self.calls["epoch_end"] += 1
+
+    def procedure_state(self):
+        return {"calls": dict(self.calls)}
+
+    def load_procedure_state(self, state):
+        self.calls = dict(state["calls"])
+
+
+def _cfg(data, out, *extra):
+    from mvlpt.launch import build_parser, setup_cfg
+
+    args = base_args(data, out, trainer="GradFreeze", epochs=1,
+                     extra=["TRAINER.GRADFREEZE.N_CTX", "4", "OPTIM.WEIGHT_DECAY", "0.0",
+                            "INPUT.TRANSFORMS", "['normalize']", *extra])
+    return setup_cfg(build_parser().parse_args(args))[0]
+
+
+def test_engine_calls_the_plug_in_points(tmp_path):
+    """transform_gradients before the step (and before after_backward hooks), procedure state through a
+    checkpoint, model_inference on the cached evaluation path, TEST.COMPUTE_CMAT, rejected no-op keys."""
+    from mvlpt.engine import ClipProvider, HookBase, TrainerX
+    from mvlpt.errors import ConfigError
+
+    data = make_image_folder(str(tmp_path / "imgs"), per_class=4)
+    provider = ClipProvider(share=True)  # one CLIP for every trainer of this test
+
+    class Seen(TrainerX):
+        def model_inference(self, input=None, image_features=None):
+            self.seen.append("features" if image_features is not None else "images")
+            return super().model_inference(input, image_features=image_features)
+
+    class DasslStyle(TrainerX):
+        def model_inference(self, input):  # Dassl's signature: must still be called (no cache)
+            self.seen.append("images")
+            return self.learner(input)
+
+    class GradSpy(HookBase):
+        def after_backward(self):
+            self.grad = self.trainer.learner.ctx.grad.clone()
+
+    t = Seen(_cfg(data, str(tmp_path / "a"), "TEST.COMPUTE_CMAT", "True"), clip_provider=provider)
+    spy = GradSpy()
+    t.register_hooks([spy])
+    t.seen = []
+    before = t.learner.ctx.detach().clone()
+    t.set_model_mode("train")
+    t.forward_backward(next(iter(t.train_loader_x)))
+    assert t.learner.calls["transform"] == 1 and torch.equal(spy.grad, torch.zeros_like(spy.grad))
+    assert torch.equal(t.learner.ctx.detach(), before)  # the zeroed gradient is what the optimizer applied
+    t.test()
+    assert t.seen and set(t.seen) == {"features"} and os.path.isfile(os.path.join(t.output_dir, "cmat.pt"))
+    cmat = torch.load(os.path.join(t.output_dir, "cmat.pt"), weights_only=True)["cmat"]
+    assert cmat.shape == (3, 3) and torch.allclose(cmat.sum(1), torch.ones(3))
+
+    t.learner.calls["epoch_end"] = 7
+    t.save_model(0, t.output_dir)
+    t.learner.calls["epoch_end"] = 0
+    assert t.resume_model_if_exist(t.output_dir) == 1 and t.learner.calls["epoch_end"] == 7
+
+    d = DasslStyle(_cfg(data, str(tmp_path / "b")), clip_provider=provider)
+    d.seen = []
+    d.test()
+    assert d.seen and set(d.seen) == {"images"}
+
+    for key, value in (("OPTIM.STAGED_LR", "True"), ("MODEL.HEAD.NAME", "mlp")):
+        with pytest.raises(ConfigError, match=key.split(".")[-2] + r"\." + key.split(".")[-1]):
+            TrainerX(_cfg(data, str(tmp_path / "c"), key, value), clip_provider=provider)

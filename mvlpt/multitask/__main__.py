@@ -7,7 +7,7 @@
   transfer  N x N transferability (--tasks) -> CSV + heatmap PNG (resumable)
   average   average checkpoints: --inputs RUN [RUN ...] --out DIR
 
-Common: --out OUTPUT_ROOT --method CoOp|VPT|UPT --nctx M --shots K --seeds 1 2 3 --root DATA
+Common: --out OUTPUT_ROOT --method CoOp|VPT|UPT|<any transferable method, e.g. MaPLe> --nctx M --shots K --seeds 1 2 3 --root DATA
 --backbone ViT-B/16 --weights openai|PATH|none --config-file F --dataset-config-file F; trailing
 KEY VALUE pairs go to every run (e.g. OPTIM.MAX_EPOCH 5 MODEL.BACKBONE.PRETRAINED openai).
 """
@@ -16,6 +16,17 @@ import sys
 
 
 def main(argv=None):
+    """Entry point; a user error (unknown or non-transferable method, bad config ...) is one line, exit 2."""
+    from mvlpt.errors import MvlptError
+
+    try:
+        return _main(argv)
+    except MvlptError as e:
+        print(f"mvlpt.multitask: error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+def _main(argv=None):
     from . import recipe
     from .averaging import select_source
     from .groups import load_groups, topk_groups
