@@ -43,9 +43,10 @@ class EvalMixin:
         return "image_features" in inspect.signature(fn).parameters
 
     def encode_frozen(self, img):
-        """Frozen, prompt-free image features of ``img`` through the feature store."""
-        return self.feature_store.encode(self.learner.encode_images, img,
-                                         key=self.feature_store.encoder_key(self.learner.clip))
+        """Frozen, prompt-free image features of ``img`` (``clip.encode_image``, before the learner's
+        ``adapt_image_features``) through the feature store."""
+        clip = self.learner.clip
+        return self.feature_store.encode(clip.encode_image, img, key=self.feature_store.encoder_key(clip))
 
     def _eval_features(self, split, loader):
         """(features, labels, tasks, indices) of a split, encoded once and reused by every later
