@@ -17,7 +17,8 @@ def _spec(templates, dataset_template, n_tasks=1):
 
 
 def test_dataset_template_by_default():
-    assert _spec([], "a photo of a {}, a type of pet.") == ("ZeroshotCLIP", {"templates": ("a photo of a {}, a type of pet.",)})
+    name, kwargs = _spec([], "a photo of a {}, a type of pet.")
+    assert name == "ZeroshotCLIP" and kwargs["templates"] == ("a photo of a {}, a type of pet.",)
     assert _spec([], None)[1]["templates"] == ("a photo of a {}.",)
     assert _spec([], "{} texture.", n_tasks=2)[1]["templates"] == ("a photo of a {}.",)  # merged tasks: generic
 
