@@ -174,7 +174,8 @@ class PromptLearner(nn.Module):
 
         ``terms`` maps names to **weighted** scalar loss terms that the training step adds to the
         classification loss it computes on ``logits`` (cross-entropy, or the multitask loss); the step
-        logs every term (``loss_<name>`` in log.txt, ``train/loss_<name>`` in TensorBoard) and the total, and stops on a non-finite one. Default: none."""
+        logs every term (``loss_<name>`` in log.txt, ``train/loss_<name>`` in TensorBoard) and the total,
+        and stops on a non-finite one. Default: none."""
         return self(images, image_features=image_features), {}
 
     def transform_gradients(self):
