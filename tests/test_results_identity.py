@@ -150,9 +150,9 @@ def test_mvlpt_recipe_tree(tmp_path):
         _recipe_run(f"{o}/MCoOp-group/dtd/seed{s}", ["dtd", "mnist"], s,
                     {"accuracy": 0, "task/dtd": 60.0 + s, "task/mnist": 10.0}, {"task/dtd": 55.0, "task/mnist": 1.0},
                     "MCoOp-group", group="dtd")
-        _recipe_run(f"{o}/MCoOp-group/mnist/seed{s}", ["mnist", "dtd"], s,
+        _recipe_run(f"{o}/MCoOp-group/mnist+top1/seed{s}", ["mnist", "dtd"], s,
                     {"accuracy": 0, "task/mnist": 90.0 + s, "task/dtd": 11.0}, {"task/mnist": 85.0, "task/dtd": 2.0},
-                    "MCoOp-group", group="mnist")
+                    "MCoOp-group", group="mnist+top1")
         # a transferability pair run must not become a column
         _recipe_run(f"{tmp_path}/transfer/CoOp/pairs_runs/dtd__mnist/seed{s}", ["mnist"], s, {"accuracy": 1.0},
                     {"accuracy": 1.0}, "transfer-CoOp")

@@ -18,8 +18,8 @@ tested the last epoch), ``selection`` (``last_step`` | ``best_val`` | ``unknown`
 ``source`` (True for the training run of a transfer protocol), ``path``, ``identity`` (run.json | path).
 
 Group runs (recipe, ``run.json`` with ``group``) give records only for their **target** tasks:
-``run.json["targets"]`` when present, else the group's name when it is one of its tasks (top-k groups are
-named after their target), else every task of the group. Helper tasks are left out. When a task is a
+``run.json["targets"]`` when present, else the group's name when it is one of its tasks or ``<task>+top<K>``
+(top-k groups are named after their target), else every task of the group. Helper tasks are left out. When a task is a
 target of several groups under one label, each group keeps its own column (``label [group]``).
 Transferability runs (label ``transfer-*`` or protocol ``transfer``) are left out unless asked for: the
 matrix has its own CSV.
@@ -172,7 +172,10 @@ def _selection(meta, best, last):
 def _targets(meta, tasks):
     if meta.get("targets"):
         return [t for t in meta["targets"]]
-    g = meta.get("group")
+    g = str(meta.get("group") or "")
+    m = re.match(r"^(.+)\+top\d+$", g)  # `python -m mvlpt.multitask group --matrix ... --topk K` names
+    if m and m.group(1) in tasks:
+        return [m.group(1)]
     if g and g in tasks:
         return [g]
     return tasks
