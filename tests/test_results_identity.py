@@ -189,3 +189,14 @@ def test_path_fallback_never_takes_seed_as_task(tmp_path, capsys):
     assert recs[str(e)]["task"] == "myexp" and recs[str(e)]["seed"] == 2
     assert results_main([str(tmp_path / "output")]) == 0
     assert "seed1" not in capsys.readouterr().out
+
+
+def test_recipe_runs_of_several_shots_stay_apart(tmp_path):
+    """scripts/mvlpt/elevater_fewshot.sh for K = 1 and 5 under one root: the runner's run.json has no
+    shots; they come from the shots<K> folder and split the column."""
+    for K, a in ((1, 40.0), (5, 60.0)):
+        for s in (1, 2):
+            _recipe_run(f"{tmp_path}/elevater/shots{K}/target/MCoOp/dtd/seed{s}", ["dtd"], s, {"accuracy": a},
+                        {"accuracy": a}, "MCoOp")
+    md, _ = render(collect(str(tmp_path)))
+    assert "| task | MCoOp (1-shot) | MCoOp (5-shot) |" in md and "| dtd | 40.0 ± 0.0 | 60.0 ± 0.0 |" in md

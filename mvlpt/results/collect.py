@@ -200,8 +200,12 @@ def collect(root: str, include_transfer: bool = False) -> List[Dict]:
         meta = read_run_info(run)
         if meta is None:
             meta = identity_from_path(root, run)
-        else:
+        else:  # keys the recipe runner's run.json may lack: from the folder names
             meta.setdefault("identity", "run.json")
+            guess = identity_from_path(root, run)
+            for k in ("shots", "seed"):
+                if meta.get(k) in (None, ""):
+                    meta[k] = guess[k]
         label = meta.get("label") or meta.get("method") or identity_from_path(root, run)["label"]
         if not include_transfer and (str(label).startswith("transfer-") or meta.get("protocol") == "transfer"):
             continue

@@ -98,12 +98,11 @@ KEYS = (("shots", "{}-shot"), ("backbone", "{}"), ("config", "{}"))
 
 
 def disambiguate(records: List[Dict], keys=KEYS) -> List[Dict]:
-    """Labels derived from the method alone get the settings that vary between their runs
-    (``keys``: shots, backbone, config file) appended, so different settings never share a column."""
+    """Runs that share a label but differ in a setting (``keys``: shots, backbone, config file) get the
+    differing settings appended to their label, so different settings never share a column."""
     by = defaultdict(list)
     for r in records:
-        if not r.get("explicit_label"):
-            by[r["label"]].append(r)
+        by[r["label"]].append(r)
     for label, rs in by.items():
         parts = []
         for key, fmt in keys:
