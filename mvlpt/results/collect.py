@@ -154,9 +154,11 @@ def identity_from_path(root: str, run: str) -> dict:
     else:
         protocol = "fewshot" if shots > 0 else ""
     keep = [p for p in parts if not _SEED.match(p) and p != task and official.get(p) != task
-            and p not in ("train_base", "test_base", "test_new")]
+            and p not in ("train_base", "test_base", "test_new", "train", "eval")
+            and not any(rx.match(p) for rx in _SHOTS)]  # shots are split off as a setting when they vary
+    label = "/".join(keep) or os.path.basename(os.path.abspath(root))
     return {"tasks": [task], "seed": seed, "shots": shots, "protocol": protocol, "subsample_classes": subsample,
-            "label": "/".join(keep) or ".", "identity": "path"}
+            "label": label, "identity": "path"}
 
 
 def _selection(meta, best, last):
