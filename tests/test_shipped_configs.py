@@ -88,3 +88,42 @@ def test_official_protocol_values(rel):
         assert cfg.TRAINER.MAPLE.DEPTH == 3
     if rel == "MVLPT/vit_l14_336.yaml":
         assert tuple(cfg.INPUT.SIZE) == (336, 336)
+
+
+# the official scripts' train.py command lines (their variables filled in), as our CLI receives them
+OFFICIAL_COMMANDS = [
+    # CoOp scripts/coop/main.sh oxford_pets rn50_ep50 end 16 1 False
+    "--root /d --seed 1 --trainer CoOp --dataset-config-file configs/datasets/oxford_pets.yaml "
+    "--config-file configs/trainers/CoOp/rn50_ep50.yaml --output-dir /o TRAINER.COOP.N_CTX 16 "
+    "TRAINER.COOP.CSC False TRAINER.COOP.CLASS_TOKEN_POSITION end DATASET.NUM_SHOTS 1",
+    # CoOp scripts/cocoop/base2new_train.sh eurosat 1
+    "--root /d --seed 1 --trainer CoCoOp --dataset-config-file configs/datasets/eurosat.yaml "
+    "--config-file configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml --output-dir /o "
+    "DATASET.NUM_SHOTS 16 DATASET.SUBSAMPLE_CLASSES base",
+    # MaPLe scripts/maple/base2new_train_maple.sh dtd 1 and xd_train_maple.sh imagenet 1
+    "--root /d --seed 1 --trainer MaPLe --dataset-config-file configs/datasets/dtd.yaml "
+    "--config-file configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml --output-dir /o "
+    "DATASET.NUM_SHOTS 16 DATASET.SUBSAMPLE_CLASSES base",
+    "--root /d --seed 1 --trainer MaPLe --dataset-config-file configs/datasets/imagenet.yaml "
+    "--config-file configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx_cross_datasets.yaml --output-dir /o "
+    "DATASET.NUM_SHOTS 16",
+    # MVLPT scripts/mvlpt/main_mt_coopdata_cut.sh UPT vit_b16 4 16 1
+    "--root /d --seed 1 --trainer MVLPT --config-file configs/trainers/MVLPT/vit_b16.yaml --output-dir /o "
+    "--dataset ImageNet,Caltech101,Food101,StanfordCars,OxfordPets,OxfordFlowers,FGVCAircraft,SUN397,"
+    "DescribableTextures,EuroSAT,UCF101 --shots 16 --dataset-coop --multi-task TRAINER.MVLPT.VPT.N_CTX 4 "
+    "TRAINER.MVLPT.COOP.N_CTX 4 TRAINER.MVLPT.COOP.CLASS_TOKEN_POSITION middle TRAINER.MVLPT.COOP.CSC False "
+    "TEST.NO_TEST False TEST.FINAL_MODEL best_val TRAINER.CUT_CONTEXTLEN True",
+]
+
+
+@pytest.mark.parametrize("line", OFFICIAL_COMMANDS, ids=lambda s: s.split("--config-file ")[1].split()[0])
+def test_official_command_lines_configure(line, monkeypatch):
+    """The config each official command builds here (no training): yaml + dataset yaml + options merge."""
+    from mvlpt.cli import build_parser, setup_cfg
+    from mvlpt.runinfo import method_of
+
+    monkeypatch.chdir(REPO)
+    cfg, _ = setup_cfg(build_parser().parse_args(line.split()))
+    assert cfg.OPTIM.NAME == "sgd" and cfg.OPTIM.LR_SCHEDULER == "cosine" and cfg.SEED == 1
+    if "MVLPT" in line:
+        assert method_of(cfg) == "UPT" and cfg.TEST.FINAL_MODEL == "best_val" and cfg.OPTIM.MAX_EPOCH == 200
