@@ -72,7 +72,7 @@ def render(records, tasks=None, digits=1, title="", only=None):
         table = build_table(recs + src, tasks=rows, labels=sorted({r["label"] for r in recs}),
                             avg_exclude={r["task"] for r in src}, row_names={r["task"]: f"{r['task']} (source)" for r in src})
         md.append(f"## {TITLES[sec]}\n")
-        md.append(to_markdown(table, digits=digits, heading="Test score"))
+        md.append(re.sub(r"^## ", "### ", to_markdown(table, digits=digits, heading="Test score"), flags=re.M))
         _csv_rows(w, table, sec)
     if only is None and by["xd_source"] and not (by["cross_dataset"] or by["dg"]):
         table = build_table(by["xd_source"])
