@@ -127,8 +127,9 @@ class Folder(_Custom):
         if has_splits:
             classes = sorted(d for d in listdir_nohidden(os.path.join(self.root, "train"))
                              if os.path.isdir(os.path.join(self.root, "train", d)))
-        else:
-            classes = sorted(d for d in listdir_nohidden(self.root) if os.path.isdir(os.path.join(self.root, d)))
+        else:  # (the few-shot cache folder is not a class)
+            classes = sorted(d for d in listdir_nohidden(self.root) if os.path.isdir(os.path.join(self.root, d))
+                             and d != "split_fewshot")
         if not classes:
             raise DatasetLayoutError(f"Folder dataset: no class folders in {self.root}; expected "
                                      f"root/<class>/*.jpg or root/{{train,val,test}}/<class>/*.jpg")
