@@ -191,6 +191,8 @@ BAD_OPTIONS = [
     (["TEST.FINAL_MODEL", "best"], "TEST.FINAL_MODEL must be last_step or best_val"),
     (["INPUT.TRANSFORMS", "['random_flop']"], "unknown INPUT.TRANSFORMS"),
     (["INPUT.PROTOCOL", "clip"], "INPUT.PROTOCOL must be auto, coop or elevater"),
+    (["INPUT.SIZE", "(0, 0)"], "INPUT.SIZE must be positive"),
+    (["DATASET.CUSTOM.SPLIT_RATIO", "(0.0, 0.5, 0.5)"], "DATASET.CUSTOM.SPLIT_RATIO must be 3 non-negative"),
 ]
 
 
@@ -303,6 +305,21 @@ def test_csv_label_outside_the_class_list(tmp_path):
     csv.write_text("a/0.png,0\nb/0.png,-1\n")
     with pytest.raises(DatasetError, match="label -1 is outside"):
         build_dataset(_cfg(root, "CSV", DATASET__CUSTOM__CSV=str(csv)))
+
+
+def test_damaged_index_and_split_files(tmp_path):
+    from mvlpt.data import DatasetError
+
+    d = make_elevater(tmp_path)
+    with open(os.path.join(d, "train.txt"), "a") as f:
+        f.write("train.zip@train/0/0.png 12\n")  # cifar-10 has 10 classes
+    with pytest.raises(DatasetError, match=r"train.txt: label 12 is outside the 10 classes of cifar-10"):
+        build_dataset(_cfg(tmp_path, "cifar-10", DATASET__NUM_SHOTS=2))
+    pets = tmp_path / "oxford_pets"
+    (pets / "images").mkdir(parents=True)
+    (pets / "split_zhou_OxfordPets.json").write_text('{"train": [["a.jpg", 0, "x"]], "val": [')
+    with pytest.raises(DatasetError, match=r"cannot parse .*split_zhou_OxfordPets.json \(line 1"):
+        build_dataset(_cfg(tmp_path, "OxfordPets"))
 
 
 @pytest.mark.parametrize("workers", [0, 1])

@@ -140,8 +140,15 @@ def read_image(path: str, allow_truncated=None) -> Image.Image:
 
 
 def read_json(path):
+    """Load a JSON file; a malformed one is a :class:`DatasetError` naming the file and the line."""
     with open(path, "r", encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"cannot parse {path} (line {e.lineno}, column {e.colno}: {e.msg}); the file is "
+                               f"truncated or not JSON: download it again") from None
+        except UnicodeDecodeError as e:
+            raise DatasetError(f"cannot parse {path}: not UTF-8 text ({e.reason}); download it again") from None
 
 
 def write_json_atomic(obj, path, indent=None):

@@ -57,7 +57,10 @@ class _Cutout:
 
 def _size(cfg):
     s = cfg.INPUT.SIZE
-    return (int(s[0]), int(s[1])) if isinstance(s, (list, tuple)) else (int(s), int(s))
+    size = (int(s[0]), int(s[1])) if isinstance(s, (list, tuple)) else (int(s), int(s))
+    if min(size) < 1:
+        raise ConfigError(f"INPUT.SIZE must be positive (height, width), got {tuple(size)}; CLIP ViT-B uses (224, 224)")
+    return size
 
 
 def _interp(cfg):

@@ -19,7 +19,7 @@ import random
 from mvlpt.engine.registry import DATASET_REGISTRY
 
 from ..datum import Datum
-from ..io import DatasetError, DatasetLayoutError, listdir_nohidden
+from ..io import ConfigError, DatasetError, DatasetLayoutError, listdir_nohidden
 from .base import FewShotDataset
 
 __all__ = ["Folder", "CSV", "ratio_split", "IMAGE_EXTENSIONS", "check_unique_classnames"]
@@ -30,6 +30,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 def ratio_split(items, ratios, seed):
     """Per-class seeded split into len(ratios) parts (each class keeps >= 1 train item)."""
     ratios = [float(r) for r in ratios]
+    if len(ratios) != 3 or min(ratios) < 0 or ratios[0] <= 0:
+        raise ConfigError(f"DATASET.CUSTOM.SPLIT_RATIO must be 3 non-negative numbers (train, val, test) with "
+                          f"train > 0, got {tuple(ratios)}")
     tot = sum(ratios)
     ratios = [r / tot for r in ratios]
     rng = random.Random(seed)

@@ -17,7 +17,6 @@ MVLPT, on the whole hub train split shuffled with the seed (``DATASET.ELEVATER_F
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -28,7 +27,7 @@ from ..classnames import ELEVATER_CLASSNAMES
 from ..datum import DatasetBase, Datum
 from ..fewshot import (FewShotCache, default_cache_dir, elevater_sample_kshot, elevater_train_val_split,
                        fingerprint_of, subsample_classes)
-from ..io import ConfigError, DatasetLayoutError, read_json
+from ..io import ConfigError, DatasetError, DatasetLayoutError, read_json
 from .base import fewshot_seed, num_shots, resolve_root
 
 __all__ = ["ELEVATER_TASKS", "ELEVATER_TASK_NAMES", "ELEVATER_NON_COOP_TASKS", "ELEVATER_TO_COOP", "ElevaterDataset",
@@ -131,6 +130,9 @@ def parse_coco_index(path, base_dir):
     cid2lab = {c["id"]: i for i, c in enumerate(cats)}
     labels = {}
     for a in obj.get("annotations", []):
+        if a.get("category_id") not in cid2lab:
+            raise DatasetError(f"{path}: annotation {a.get('id')} has category_id {a.get('category_id')!r}, which is "
+                               f"not in 'categories'; fix or re-download the file")
         labels.setdefault(a["image_id"], []).append(cid2lab[a["category_id"]])
     out = []
     for im in sorted(obj["images"], key=lambda x: x["id"]):
@@ -180,6 +182,10 @@ class ElevaterDataset(DatasetBase):
             else:
                 rows = parse_iris_index(index, self.dataset_dir)
             items = []
+            bad = next((labs for _, labs in rows if any(not 0 <= c < len(classnames) for c in labs)), None)
+            if bad is not None:
+                raise DatasetError(f"{index}: label {max(bad)} is outside the {len(classnames)} classes of {task}; the "
+                                   f"index does not belong to this task or is damaged: download it again")
             for p, labs in rows:
                 if not multilabel and not labs:
                     continue
@@ -192,6 +198,9 @@ class ElevaterDataset(DatasetBase):
             n = len(_read_labelmap(os.path.join(self.dataset_dir, lm)))
             if n != len(classnames):
                 log.warning("%s: labelmap has %d classes, class table %d", task, n, len(classnames))
+        vs = float(cfg.DATASET.get("ELEVATER_VAL_SPLIT", 0.2))
+        if not 0.0 <= vs < 1.0:
+            raise ConfigError(f"DATASET.ELEVATER_VAL_SPLIT must be in [0, 1), got {vs}")
         full_val = str(cfg.DATASET.get("ELEVATER_FULL_VAL", "train")).lower()
         if full_val not in ("train", "hub"):
             raise ConfigError(f"DATASET.ELEVATER_FULL_VAL must be train or hub, got {full_val!r}")
@@ -225,8 +234,7 @@ class ElevaterDataset(DatasetBase):
         hub = os.path.join(self.root, "vision_datasets.json")
         if not os.path.isfile(hub):
             return {}
-        with open(hub, encoding="utf-8") as f:
-            entries = [e for e in json.load(f) if e.get("name") == task]
+        entries = [e for e in read_json(hub) if isinstance(e, dict) and e.get("name") == task]
         if not entries:
             return {}
         e = max(entries, key=lambda x: int(x.get("version", 0)))
