@@ -262,6 +262,26 @@ def _list_keys():
         print(f"{k} {node!r}")
 
 
+def _resumed_seed(cfg, args):
+    """For ``SEED -1``: the seed a resumable run in ``--resume`` / ``OUTPUT_DIR`` drew (stored in its
+    checkpoint), so a resumed run draws the same few-shot set and sampler order; None otherwise."""
+    if cfg.SEED >= 0 or args.eval_only or args.no_train:
+        return None
+    from mvlpt.engine.checkpoint import latest_file, read_checkpoint
+
+    base = cfg.RESUME or cfg.OUTPUT_DIR
+    if not base or not os.path.isdir(base):
+        return None
+    for name in sorted(os.listdir(base)):
+        d = os.path.join(base, name)
+        if os.path.isfile(os.path.join(d, "checkpoint")):
+            path = latest_file(d)
+            ck = read_checkpoint(path) if path else None
+            if isinstance(ck, dict) and isinstance(ck.get("seed"), int) and ck["seed"] >= 0:
+                return ck["seed"]
+    return None
+
+
 def _run(args, state):
     from mvlpt.engine import build_trainer
     from mvlpt.engine import dist as du
@@ -285,6 +305,13 @@ def _run(args, state):
         raise ConfigError(TRAINER_REGISTRY.unknown_message(cfg.TRAINER.NAME))
     for n in notes:
         log.info(n)
+    seed = _resumed_seed(cfg, args)
+    if seed is not None:
+        log.info(f"SEED -1: resuming a run that drew seed {seed}; using it (data and samplers as in that run)")
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.SEED = seed
+        cfg.freeze()
     log.info("Setting fixed seed: {}".format(cfg.SEED) if cfg.SEED >= 0 else "Seed: drawn at random")
     log.info("*** Config ***")
     log.info(cfg.dump())

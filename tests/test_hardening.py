@@ -131,6 +131,19 @@ def test_cli_seed_minus_one_logs_the_seed_the_data_uses(imgs, tmp_path, capsys):
     assert drawn and logged and drawn == logged
 
 
+def test_resumed_seed_minus_one_run_keeps_its_drawn_seed(imgs, tmp_path, capsys):
+    from mvlpt.cli import main
+
+    out = str(tmp_path / "r")
+    assert main(_run_args(imgs, out, seed="-1", extra=["DATASET.NUM_SHOTS", "2"])) == 0
+    first = capsys.readouterr().out
+    drawn = [ln.split()[2] for ln in first.splitlines() if ln.startswith("Drawn seed:")][0]
+    assert main(_run_args(imgs, out, seed="-1", extra=["DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "2"])) == 0
+    second = capsys.readouterr().out
+    assert f"resuming a run that drew seed {drawn}" in second and f"Setting fixed seed: {drawn}" in second
+    assert "Resumed prompt_learner" in second
+
+
 # ------------------------------------------------------------------------------------------ readers
 def test_test_only_variants_ignore_subsample_classes(tmp_path, caplog):
     wnids = ["n01440764", "n01443537", "n01484850", "n01491361"]
