@@ -308,15 +308,15 @@ class DataManager:
         self.train_drop_last = drop_last
         msg = ""
         if steps == 0:
-            where = (f"{per_rank} per rank on {self.world_size} processes" if self.world_size > 1 else
-                     f"{per_rank} on one process")
+            ddp = self.world_size > 1
+            where = f", {per_rank} per rank on {self.world_size} processes" if ddp else ""
             if len(data) == 0:
                 msg = (f"no training images in {self.dataset.name} (after few-shot sampling and "
                        f"SUBSAMPLE_CLASSES); check the dataset, DATASET.NUM_SHOTS and DATASET.SUBSAMPLE_CLASSES")
             else:
-                msg = (f"training would run 0 steps per epoch: {len(data)} training images, {where}, "
-                       f"batch size {bs} with drop_last; lower DATALOADER.TRAIN_X.BATCH_SIZE to <= {per_rank}, "
-                       f"use fewer processes, or set DATALOADER.TRAIN_X.DROP_LAST False")
+                msg = (f"training would run 0 steps per epoch: {len(data)} training images{where}, batch size "
+                       f"{bs} with drop_last; lower DATALOADER.TRAIN_X.BATCH_SIZE to <= {per_rank}, "
+                       f"{'use fewer processes, ' if ddp else ''}or set DATALOADER.TRAIN_X.DROP_LAST False")
         self.zero_step_message = msg
         return _TrainLoader(wrapper, batch_size=bs, sampler=sampler, num_workers=nw, drop_last=drop_last,
                             pin_memory=pin, seed=self.seed, rank=self.rank, world_size=self.world_size,
