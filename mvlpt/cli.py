@@ -320,6 +320,13 @@ def _run(args, state):
         log.info(f"Drawn seed: {trainer.seed} (rerun with --seed {trainer.seed} to repeat this run)")
     if _trains(cfg, args) and hasattr(getattr(trainer, "dm", None), "check_train_steps"):
         trainer.dm.check_train_steps()  # 0 steps per epoch: stop before anything is written
+    if getattr(trainer, "dm", None) is not None and getattr(trainer, "val_loader", 0) is None:
+        name = getattr(trainer.dm.dataset, "name", cfg.DATASET.NAME)
+        if cfg.TEST.SPLIT == "val":
+            raise ConfigError(f"TEST.SPLIT val, but {name} has no validation split; use TEST.SPLIT test")
+        if cfg.TEST.FINAL_MODEL == "best_val" and _trains(cfg, args):
+            raise ConfigError(f"TEST.FINAL_MODEL best_val needs a validation split and {name} has none (the model "
+                              f"would be selected on the test set); use TEST.FINAL_MODEL last_step")
     if args.eval_only:
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
     else:

@@ -260,6 +260,18 @@ def test_zero_steps_per_epoch_stops_before_writing(imgs, tmp_path, capsys):
     assert dm.train_steps_per_epoch == 1 and not dm.train_drop_last and len(dm.train_loader_x) == 1
 
 
+def test_val_split_required_when_asked_for(tmp_path, capsys):
+    from mvlpt.cli import main
+
+    root = make_image_folder(str(tmp_path / "imgs"), per_class=3, size=8)
+    no_val = ["DATASET.CUSTOM.SPLIT_RATIO", "(0.7, 0.0, 0.3)"]
+    rc = main(_run_args(root, str(tmp_path / "o"), extra=no_val + ["TEST.FINAL_MODEL", "best_val"]))
+    _one_line(capsys, rc, "best_val needs a validation split", "last_step")
+    rc = main(["--eval-only"] + _run_args(root, str(tmp_path / "o"), extra=no_val + ["TEST.SPLIT", "val"]))
+    _one_line(capsys, rc, "TEST.SPLIT val, but Folder has no validation split")
+    assert not os.path.exists(tmp_path / "o")
+
+
 def test_missing_dataset_root_is_exit_2(tmp_path, capsys):
     from mvlpt.cli import main
 
