@@ -1,6 +1,5 @@
 """Issue 10 items 2-3: the run seed reaches every sampler, reader fixes, and one clear line (exit 2,
 nothing written) for every bad input. All fixtures are built here in tmp_path."""
-import json
 import logging
 import os
 import zipfile
@@ -11,7 +10,7 @@ from PIL import Image
 
 from mvlpt.data import DataManager, build_dataset, get_data_cfg
 from mvlpt.data.classnames import ELEVATER_CLASSNAMES
-from mvlpt.engine.errors import CheckpointError, ConfigError, MvlptError
+from mvlpt.engine.errors import CheckpointError, MvlptError
 
 from test_engine_support import make_image_folder
 
@@ -43,7 +42,8 @@ def _zip(zpath, members):
 
 
 def make_elevater(root, task="cifar-10", folder="classification/cifar_10_20211007", n_cls=4, per_class=10,
-                  val_per_class=0, index=("train.txt", "test.txt", "val.txt"), zips=("train.zip", "val.zip", "val2.zip")):
+                  val_per_class=0, index=("train.txt", "test.txt", "val.txt"),
+                  zips=("train.zip", "val.zip", "val2.zip")):
     """An iris-format ELEVATER task with ``n_cls`` of its classes populated."""
     d = os.path.join(root, folder)
     rows = {"train": [], "test": [], "val": []}
@@ -252,7 +252,8 @@ def test_zero_steps_per_epoch_stops_before_writing(imgs, tmp_path, capsys):
     from mvlpt.cli import main
 
     out = str(tmp_path / "z")
-    rc = main(_run_args(imgs, out, extra=["DATALOADER.TRAIN_X.BATCH_SIZE", "16", "DATALOADER.TRAIN_X.DROP_LAST", "True"]))
+    rc = main(_run_args(imgs, out, extra=["DATALOADER.TRAIN_X.BATCH_SIZE", "16",
+                                          "DATALOADER.TRAIN_X.DROP_LAST", "True"]))
     _one_line(capsys, rc, "0 steps per epoch", "6 training images", "batch size 16", "DROP_LAST False")
     assert not os.path.exists(out)
     # auto: a partial batch is kept when the only batch is partial (1 step)
