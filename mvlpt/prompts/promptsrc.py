@@ -17,7 +17,8 @@ Self-regulation against the frozen CLIP (``t``/``v``: normalised prompted text/i
 
 :meth:`forward_train` returns ``(z, {"scl_text", "scl_image", "scl_logits"})``, weighted; the step
 adds CE. ``t0`` = the **un-normalised** teacher features averaged over the 60 ImageNet templates
-(:data:`~mvlpt.prompts.templates.IMAGENET_TEMPLATES_60`), normalised. Eval logits: ``z``.
+(:data:`~mvlpt.prompts.templates.IMAGENET_TEMPLATES_60`; computed at the first training step, once
+per class list: evaluation never needs it), normalised. Eval logits: ``z``.
 
 Gaussian prompt aggregation (GPA): with ``N = max_epoch``, ``w_e ∝ exp(−(e−μ)²/2σ²)`` over
 ``e = 1..N`` (float64, normalised; μ = ``gpa_mean`` 15, σ = ``gpa_std`` 1), :meth:`on_epoch_end`
@@ -86,13 +87,20 @@ class PromptSRC(IVLP):
     # ------------------------------------------------------------------ teacher
     def _build_text(self, classnames):
         super()._build_text(classnames)
-        feats = []
-        with torch.no_grad():
-            for t in self.templates:
-                ids = self.tokenize([t.format(c) for c in classnames])
-                feats.append(self.clip.encode_text_chunked(self.clip.token_embedding(ids), ids.argmax(-1),
-                                                           chunk=self.text_chunk or 256).float())
-        self._register_tokens("fixed_embeddings", torch.stack(feats, dim=1).mean(dim=1))
+        self._teacher = None  # computed at the first training step: evaluation never needs it
+
+    def fixed_embeddings(self) -> torch.Tensor:
+        """The teacher text features ``(n_cls, D)``: un-normalised, averaged over the templates."""
+        dev = self.clip.logit_scale.device
+        if self._teacher is None or self._teacher.device != dev:
+            feats = []
+            with torch.no_grad():
+                for t in self.templates:
+                    ids = self.tokenize([t.format(c) for c in self.classnames])
+                    feats.append(self.clip.encode_text_chunked(self.clip.token_embedding(ids), ids.argmax(-1),
+                                                               chunk=self.text_chunk or 256).float())
+            self._teacher = torch.stack(feats, dim=1).mean(dim=1)
+        return self._teacher
 
     def forward_train(self, images=None, image_features=None, labels=None):
         if images is None:
@@ -104,7 +112,7 @@ class PromptSRC(IVLP):
         z = s * v @ t.t()
         with torch.no_grad():
             v0 = F.normalize(self.clip.encode_image(images), dim=-1).to(v.dtype)
-        t0 = F.normalize(self.fixed_embeddings, dim=-1).to(v.dtype)
+        t0 = F.normalize(self.fixed_embeddings(), dim=-1).to(v.dtype)
         z0 = s * v0 @ t0.half().to(v.dtype).t()
         kl = F.kl_div(F.log_softmax(z, dim=1), F.log_softmax(z0, dim=1), reduction="sum", log_target=True)
         return z, {"scl_text": self.text_loss_weight * F.l1_loss(t, t0),
