@@ -213,3 +213,20 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(f"mvlpt.prompts.{module}"), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_tip_adapter_checkpoint_errors(clip):
+    from mvlpt.prompts import CheckpointMismatch
+
+    model = TipAdapter(clip, CLASSES)
+    model.build_cache(torch.randn(6, clip.embed_dim), torch.tensor([0, 0, 1, 1, 2, 2]))
+    state = model.prompt_state_dict()
+    other = TipAdapter(clip, CLASSES)
+    other.load_prompt_state(state)
+    assert torch.equal(other.cache_keys, model.cache_keys) and torch.equal(other.cache_values, model.cache_values)
+    with pytest.raises(CheckpointMismatch, match="missing keys"):
+        other.load_prompt_state({"alpha": torch.tensor(1.0)})
+    with pytest.raises(CheckpointMismatch, match="do not fit 4 keys"):
+        other.load_prompt_state({"cache_keys": torch.randn(4, clip.embed_dim)})
+    with pytest.raises(CheckpointMismatch, match="unexpected keys"):
+        other.load_prompt_state({**state, "ctx": torch.zeros(1)})

@@ -158,21 +158,20 @@ class TipAdapter(PromptLearner):
                             ("alpha", torch.tensor(self.alpha)), ("beta", torch.tensor(self.beta))])
 
     def load_prompt_state(self, state_dict, strict: bool = True):
+        """Load a cache (ours, or the official ``adapter.weight`` = fine-tuned keys); values, alpha and beta
+        are optional (the current ones are kept). Mismatches raise :class:`CheckpointMismatch`."""
         sd = self._normalise_keys(state_dict)
         unknown = sorted(set(sd) - {"cache_keys", "cache_values", "alpha", "beta"})
-        if unknown or (strict and "cache_keys" not in sd):
-            raise CheckpointMismatch(f"checkpoint does not fit {type(self).__name__}: unexpected keys {unknown}"
-                                     + ("" if "cache_keys" in sd else "; missing keys ['cache_keys']"))
-        if "cache_values" in sd:
-            if sd["cache_values"].shape != (sd["cache_keys"].shape[0], self.num_classes):
-                raise CheckpointMismatch(f"cache_values {tuple(sd['cache_values'].shape)} does not fit "
-                                         f"{sd['cache_keys'].shape[0]} keys and {self.num_classes} classes")
-            self.cache_values = sd["cache_values"].float().to(self.cache_keys.device)
-        if "cache_keys" in sd:
-            with torch.no_grad():
-                self.cache_keys.data = sd["cache_keys"].float().to(self.cache_keys.device).clone()
-        self.alpha = float(sd.get("alpha", self.alpha))
-        self.beta = float(sd.get("beta", self.beta))
+        keys, values = sd.get("cache_keys"), sd.get("cache_values", self.cache_values)
+        problem = (f"unexpected keys {unknown}" if unknown else "missing keys ['cache_keys']" if keys is None else
+                   f"cache_values {tuple(values.shape)} do not fit {keys.shape[0]} keys and {self.num_classes} classes"
+                   if tuple(values.shape) != (keys.shape[0], self.num_classes) else "")
+        if problem:
+            raise CheckpointMismatch(f"checkpoint does not fit {type(self).__name__}: {problem}")
+        self.cache_keys.data = keys.detach().float().to(self.cache_keys.device).clone()
+        self.cache_values = values.float().to(self.cache_keys.device)
+        self.alpha, self.beta = float(sd.get("alpha", self.alpha)), float(sd.get("beta", self.beta))
+        self._text_cache = None
         return sorted(sd)
 
     def export_official(self):
