@@ -46,7 +46,8 @@ def ref(request, clip_cache):
     torch.manual_seed(0)
     learner = build_learner(name, clip, classnames, **kwargs)
     if _is_tip(meta):  # the cache before fine-tuning: keys + values (best_F is checked after one step)
-        loaded = learner.load_official_cache(os.path.join(folder, "cache"), meta["shots"], fine_tuned=False)
+        cache = os.path.dirname(os.path.join(folder, meta["checkpoints"][0]))
+        loaded = learner.load_official_cache(cache, meta["shots"], fine_tuned=False)
         ckpt = None
     else:
         ckpt = os.path.join(folder, meta["checkpoints"][0])
@@ -152,7 +153,7 @@ def test_checkpoint_import_export_roundtrip(ref, tmp_path):
     """The official file loads; export holds its tensors under the official names; export → import."""
     learner = ref["learner"]
     if _is_tip(ref["meta"]):
-        keys = torch.load(os.path.join(ref["folder"], "cache", f"keys_{ref['meta']['shots']}shots.pt"))
+        keys = torch.load(os.path.join(ref["folder"], ref["meta"]["checkpoints"][0]))
         assert torch.equal(learner.export_official()["adapter.weight"], keys.t())
         official = None
     else:
@@ -185,7 +186,7 @@ def test_tip_adapter_cache_and_finetune_step(ref):
     if not _is_tip(ref["meta"]):
         pytest.skip("Tip-Adapter only")
     learner, folder, meta, tol = ref["learner"], ref["folder"], ref["meta"], ref["meta"]["tolerance"]
-    shots, cache = meta["shots"], os.path.join(folder, "cache")
+    shots, cache = meta["shots"], os.path.dirname(os.path.join(folder, meta["checkpoints"][0]))
     keys = torch.load(os.path.join(cache, f"keys_{shots}shots.pt"))
     values = torch.load(os.path.join(cache, f"values_{shots}shots.pt"))
     parts = torch.load(os.path.join(folder, "parts.pt"))
