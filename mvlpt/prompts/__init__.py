@@ -6,14 +6,20 @@
     >>> model = build_learner("CoOp", clip, ["cat", "dog"], n_ctx=4)
 """
 from .base import CheckpointMismatch, PromptLearner
+from .clip_adapter import CLIPAdapter
 from .cocoop import CoCoOp
 from .coop import CoOp
+from .kgcoop import KgCoOp
 from .maple import IVLP, MaPLe
+from .prograd import ProGrad
+from .promptsrc import PromptSRC
+from .tip_adapter import TipAdapter, TipAdapterF
 from .upt import UPT
 from .vpt import VPT
 from .zsclip import ZeroshotCLIP
 
-LEARNERS = {c.__name__: c for c in (ZeroshotCLIP, CoOp, CoCoOp, VPT, UPT, MaPLe, IVLP)}
+LEARNERS = {c.__name__: c for c in (ZeroshotCLIP, CoOp, CoCoOp, VPT, UPT, MaPLe, IVLP,
+                                            KgCoOp, CLIPAdapter, TipAdapter, TipAdapterF, PromptSRC, ProGrad)}
 
 
 def build_learner(name: str, clip, classnames, **kwargs) -> PromptLearner:
@@ -30,4 +36,5 @@ def build_learner(name: str, clip, classnames, **kwargs) -> PromptLearner:
 
 
 __all__ = ["PromptLearner", "CheckpointMismatch", "LEARNERS", "build_learner",
-           "ZeroshotCLIP", "CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP"]
+           "ZeroshotCLIP", "CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP",
+           "KgCoOp", "CLIPAdapter", "TipAdapter", "TipAdapterF", "PromptSRC", "ProGrad"]

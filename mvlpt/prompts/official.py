@@ -155,4 +155,9 @@ def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
                                 csc=bool(g(m + "COOP.CSC", False)),
                                 position=g(m + "COOP.CLASS_TOKEN_POSITION", "end"))
         raise OfficialCheckpointError("TRAINER.MVLPT: set COOP.N_CTX and/or VPT.N_CTX (or COCOOP.N_CTX) > 0")
+    from .registry import METHODS  # methods that map their own official config (KgCoOp, PromptSRC, ...)
+
+    spec = METHODS.get(trainer) or next((s for s in METHODS.values() if trainer in s.aliases), None)
+    if spec is not None and hasattr(spec.learner, "official_kwargs"):
+        return spec.learner.__name__, spec.learner.official_kwargs(cfg)
     raise OfficialCheckpointError(f"no official mapping for trainer {trainer!r}")
