@@ -22,6 +22,6 @@ setup(
         "numpy>=1.22",
         "pillow>=9.0",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7"]},  # pip install -e .[test]; CPU-only torch: requirements-cpu.txt
     entry_points={"console_scripts": ["mvlpt=mvlpt.cli:main"]},
 )

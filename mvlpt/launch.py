@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-__all__ = ["launch", "build_parser", "setup_cfg", "reset_cfg", "setup_logging", "commit_log", "teardown_logging"]
+__all__ = ["launch", "build_parser", "setup_cfg", "reset_cfg", "validate_cfg", "check_output_dir", "setup_logging", "commit_log", "teardown_logging"]
 
 
 EPILOG = """exit codes: 0 ok, 1 internal error (rerun with --debug), 2 usage/config/input error,
@@ -34,7 +34,9 @@ def build_parser():
     p.add_argument("--root", type=str, default="", help="path to dataset")
     p.add_argument("--output-dir", type=str, default="", help="output directory")
     p.add_argument("--resume", type=str, default="", help="checkpoint directory (from which the training resumes)")
-    p.add_argument("--seed", type=int, default=None, help="fixed seed (any value >= 0, including 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="fixed seed (any value >= 0, including 0; -1 draws one and logs it). It reaches every "
+                        "sampler and the few-shot draw (unless DATASET.FEWSHOT_SEED is set)")
     p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
     p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
     p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
@@ -91,7 +93,7 @@ def reset_cfg(cfg, args):
     # MVLPT's extra flags, as its train.py maps them
     if getattr(args, "dataset", ""):
         cfg.DATASET.DATASET = args.dataset
-    if getattr(args, "shots", None):
+    if getattr(args, "shots", None) is not None:  # --shots 0 reaches the check (an error), not ignored
         cfg.DATASET.NUM_SHOTS = cfg.DATASET.NUM_SAMPLES_PER_CLASS = args.shots
     if getattr(args, "multi_task", False):
         cfg.DATASET.MULTITASK = True
@@ -118,8 +120,92 @@ def setup_cfg(args):
         notes += merge_from_file(cfg, args.config_file)
     reset_cfg(cfg, args)
     notes += merge_from_list(cfg, args.opts)
+    validate_cfg(cfg, args)
     cfg.freeze()
     return cfg, notes
+
+
+def _trains(cfg, args):
+    return (not getattr(args, "eval_only", False) and not getattr(args, "no_train", False)
+            and cfg.TRAINER.NAME != "ZeroshotCLIP")
+
+
+def check_output_dir(path):
+    """Raise :class:`ConfigError` unless ``path`` is (or can be created as) a writable folder.
+
+    Probes the nearest existing ancestor with a temporary file (removed at once), so a read-only
+    or permission-less location stops the run before anything is built or written."""
+    import tempfile
+
+    from mvlpt.errors import ConfigError
+
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.exists(full) and not os.path.isdir(full):
+        raise ConfigError(f"--output-dir {path} is a file, not a folder; choose another --output-dir")
+    anc = full
+    while not os.path.exists(anc):
+        anc = os.path.dirname(anc)
+    if not os.path.isdir(anc):
+        raise ConfigError(f"cannot create --output-dir {path}: {anc} is a file; choose another --output-dir")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mvlpt-write-probe-", dir=anc)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"cannot write --output-dir {path}: {anc} is not writable ({e.strerror or e}); "
+                          f"choose another --output-dir or fix the permissions") from None
+
+
+def validate_cfg(cfg, args=None):
+    """Values that cannot give the run the user meant: one :class:`ConfigError` line each (exit code 2),
+    raised before anything is built or written. ``args`` (the parsed flags) tells whether the run trains."""
+    from mvlpt.errors import ConfigError
+
+    if args is not None and getattr(args, "seed", None) is not None and args.seed < -1:
+        raise ConfigError(f"--seed must be >= 0 (or -1 to draw one), got {args.seed}")
+    if int(cfg.SEED) < -1:
+        raise ConfigError(f"SEED must be >= 0 (or -1 to draw one), got {cfg.SEED}")
+    if args is not None and getattr(args, "shots", None) is not None and (args.shots == 0 or args.shots < -1):
+        raise ConfigError(f"--shots must be K >= 1 (or -1 for all training images), got {args.shots}; for "
+                          f"zero-shot evaluation use --trainer ZeroshotCLIP --eval-only")
+    if args is not None and getattr(args, "load_epoch", None) is not None and args.load_epoch < 1:
+        raise ConfigError(f"--load-epoch must be >= 1 (the N of model.pth.tar-N), got {args.load_epoch}")
+    split = str(cfg.TEST.SPLIT)
+    if split not in ("val", "test"):
+        raise ConfigError(f"TEST.SPLIT must be val or test, got {split!r}")
+    if str(cfg.TEST.FINAL_MODEL) not in ("last_step", "best_val"):
+        raise ConfigError(f"TEST.FINAL_MODEL must be last_step or best_val, got {cfg.TEST.FINAL_MODEL!r}")
+    trains = args is None or _trains(cfg, args)
+    if int(cfg.OPTIM.MAX_EPOCH) < 0 or (trains and int(cfg.OPTIM.MAX_EPOCH) == 0):
+        raise ConfigError(f"OPTIM.MAX_EPOCH must be >= 1 to train, got {cfg.OPTIM.MAX_EPOCH}; to evaluate "
+                          f"without training use --eval-only (with --model-dir for trained prompts)")
+    if trains and float(cfg.OPTIM.LR) <= 0:
+        raise ConfigError(f"OPTIM.LR must be > 0 to train, got {cfg.OPTIM.LR}; to evaluate without training "
+                          f"use --eval-only")
+    if float(cfg.OPTIM.WEIGHT_DECAY) < 0:
+        raise ConfigError(f"OPTIM.WEIGHT_DECAY must be >= 0, got {cfg.OPTIM.WEIGHT_DECAY}")
+    if args is not None and cfg.OUTPUT_DIR:
+        check_output_dir(cfg.OUTPUT_DIR)
+
+
+def _resumed_seed(cfg, args):
+    """For ``SEED -1``: the seed a resumable run in ``--resume`` / ``OUTPUT_DIR`` drew (stored in its
+    checkpoint), so a resumed run draws the same few-shot set and sampler order; None otherwise."""
+    if cfg.SEED >= 0 or args.eval_only or args.no_train:
+        return None
+    from mvlpt.engine.checkpoint import latest_file, read_checkpoint
+
+    base = cfg.RESUME or cfg.OUTPUT_DIR
+    if not base or not os.path.isdir(base):
+        return None
+    for name in sorted(os.listdir(base)):
+        d = os.path.join(base, name)
+        if os.path.isfile(os.path.join(d, "checkpoint")):
+            path = latest_file(d)
+            ck = read_checkpoint(path) if path else None
+            if isinstance(ck, dict) and isinstance(ck.get("seed"), int) and ck["seed"] >= 0:
+                return ck["seed"]
+    return None
 
 
 class _Buffer(logging.Handler):
@@ -209,10 +295,28 @@ def launch(args, state=None, clip_provider=None, feature_store=None, init_from="
         raise ConfigError(TRAINER_REGISTRY.unknown_message(cfg.TRAINER.NAME))
     for n in notes:
         log.info(n)
+    seed = _resumed_seed(cfg, args)
+    if seed is not None:
+        log.info(f"SEED -1: resuming a run that drew seed {seed}; using it (data and samplers as in that run)")
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.SEED = seed
+        cfg.freeze()
     log.info("Setting fixed seed: {}".format(cfg.SEED) if cfg.SEED >= 0 else "Seed: drawn at random")
     log.info("*** Config ***")
     log.info(cfg.dump())
     trainer = build_trainer(cfg, clip_provider=clip_provider, feature_store=feature_store)
+    if cfg.SEED < 0:
+        log.info(f"Drawn seed: {trainer.seed} (rerun with --seed {trainer.seed} to repeat this run)")
+    if _trains(cfg, args) and hasattr(getattr(trainer, "dm", None), "check_train_steps"):
+        trainer.dm.check_train_steps()  # 0 steps per epoch: stop before anything is written
+    if getattr(trainer, "dm", None) is not None and getattr(trainer, "val_loader", 0) is None:
+        name = getattr(trainer.dm.dataset, "name", cfg.DATASET.NAME)
+        if cfg.TEST.SPLIT == "val":
+            raise ConfigError(f"TEST.SPLIT val, but {name} has no validation split; use TEST.SPLIT test")
+        if cfg.TEST.FINAL_MODEL == "best_val" and _trains(cfg, args):
+            raise ConfigError(f"TEST.FINAL_MODEL best_val needs a validation split and {name} has none (the model "
+                              f"would be selected on the test set); use TEST.FINAL_MODEL last_step")
     if init_from:
         trainer.init_prompts_from(init_from)
     if args.eval_only:

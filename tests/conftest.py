@@ -8,6 +8,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("MVLPT_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 PARITY_REF = os.environ.get("MVLPT_PARITY_REF", os.path.join(SHARED, "parity", "ref"))
+PARITY_REF_MORE = os.environ.get("MVLPT_PARITY_REF_MORE", os.path.join(SHARED, "parity", "ref_more"))
 CACHE = os.environ.get("MVLPT_TEST_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "mvlpt-tests"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -72,14 +73,17 @@ def clip_cache(standin_weights):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the parity errors per configuration at the end of every run (CI logs show them)."""
+    """Print the parity errors per configuration at the end of every run (CI logs show them):
+    one table for ``ref/`` (test_parity) and one for ``ref_more/`` (test_parity_more)."""
     import sys
 
-    report = getattr(sys.modules.get("test_parity"), "REPORT", None)
-    if not report:
-        return
-    terminalreporter.section("parity with the official implementations")
-    terminalreporter.write_line(f"{'configuration':<14} {'max|logits err|':>16} {'|loss err|':>11} {'grad err/tol':>13}")
-    for name, r in sorted(report.items()):
-        terminalreporter.write_line(f"{name:<14} {r.get('logits', float('nan')):>16.2e} "
-                                    f"{r.get('loss', float('nan')):>11.2e} {r.get('grad_ratio', float('nan')):>13.3f}")
+    for module, title in (("test_parity", "parity with the official implementations"),
+                          ("test_parity_more", "parity with the official implementations (ref_more)")):
+        report = getattr(sys.modules.get(module), "REPORT", None)
+        if not report:
+            continue
+        terminalreporter.section(title)
+        terminalreporter.write_line(f"{'configuration':<14} {'max|logits err|':>16} {'|loss err|':>11} {'grad err/tol':>13}")
+        for name, r in sorted(report.items()):
+            terminalreporter.write_line(f"{name:<14} {r.get('logits', float('nan')):>16.2e} "
+                                        f"{r.get('loss', float('nan')):>11.2e} {r.get('grad_ratio', float('nan')):>13.3f}")

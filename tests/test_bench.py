@@ -13,7 +13,7 @@ TINY = ["--backbone", "ViT-S-32", "--batch-size", "1", "--classes", "3", "--step
 def _run(args, tmp_path):
     out = tmp_path / "bench.json"
     p = subprocess.run([sys.executable, BENCH, *TINY, *args, "--json", str(out)], cwd=REPO,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # size fixed by --steps 1
     assert p.returncode == 0, p.stderr[-2000:]
     return json.loads(out.read_text()), p.stdout
 

@@ -78,6 +78,7 @@ def test_pretrained_tag_goes_to_open_clip(monkeypatch):
         return ref
 
     monkeypatch.setattr(open_clip, "create_model", fake_create)
+    monkeypatch.setattr("mvlpt.clip.load._local_pretrained", lambda *a: None)  # no local copy, online
     clip = load_clip("ViT-B/32", "openai", cache_dir="/tmp/x")
     assert seen["name"] == "ViT-B-32" and seen["pretrained"] == "openai" and seen["force_quick_gelu"] is True
     assert seen["cache_dir"] == "/tmp/x"

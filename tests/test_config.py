@@ -309,4 +309,5 @@ def test_our_method_yamls_load():
     for f in files:
         cfg = get_cfg_default()
         assert merge_from_file(cfg, f) == []
-        assert cfg.OPTIM.WARMUP_CONS_LR == 1e-5 and cfg.MODEL.BACKBONE.NAME == "ViT-B/16"
+        assert cfg.OPTIM.WARMUP_CONS_LR == 1e-5   # the official CoOp/MVLPT yamls also use RN50/RN101/ViT-B/32/L/14
+        assert cfg.MODEL.BACKBONE.NAME in ("ViT-B/16", "ViT-B/32", "RN50", "RN101", "ViT-L/14", "ViT-L/14@336px")

@@ -303,7 +303,8 @@ def test_elevater_voc_multilabel_and_coco(tmp_path):
                                                   "annotations": [{"id": 1, "image_id": 5, "category_id": 11}],
                                                   "categories": coco["categories"]}))
     (k / "validation_meta.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
-    kd = build_dataset(_cfg(tmp_path, "kitti-distance", DATASET__NUM_SHOTS=-1, DATASET__NUM_SAMPLES_PER_CLASS=-1))
+    kd = build_dataset(_cfg(tmp_path, "kitti-distance", DATASET__NUM_SHOTS=-1, DATASET__NUM_SAMPLES_PER_CLASS=-1,
+                            DATASET__ELEVATER_FULL_VAL="hub"))  # whole hub train split, in image-id order
     assert [(x.impath.split("@")[-1], x.label) for x in kd.train_x] == [("a.png", 3), ("b.png", 0)]
     assert kd.test[0].label == 1 and kd.classnames == ELEVATER_CLASSNAMES["kitti-distance"]
 

@@ -25,8 +25,7 @@ def test_two_gloo_processes_equal_one_process(tmp_path, monkeypatch):
     ddp_out, one_out = str(tmp_path / "ddp"), str(tmp_path / "one")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            os.path.join(REPO, "train.py")] + _args(data, ddp_out, batch=2)
-    r = subprocess.run(cmd + ["USE_CUDA", "False"], capture_output=True, text=True, env=env(), cwd=REPO,
-                       timeout=400)
+    r = subprocess.run(cmd + ["USE_CUDA", "False"], capture_output=True, text=True, env=env(), cwd=REPO)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Trainable prompt parameters" in r.stdout and r.stdout.count("Finish training") == 1  # rank 0 logs
 

@@ -27,7 +27,7 @@ def _final(out):
 def test_kill9_mid_epoch_then_rerun_is_bit_identical(tmp_path):
     data = make_image_folder(str(tmp_path / "imgs"), per_class=5)
     ref, cut = str(tmp_path / "ref"), str(tmp_path / "cut")
-    r = subprocess.run(_cmd(data, ref), capture_output=True, text=True, env=env(), cwd=REPO, timeout=300)
+    r = subprocess.run(_cmd(data, ref), capture_output=True, text=True, env=env(), cwd=REPO)
     assert r.returncode == 0, r.stderr
 
     # interrupted run: SIGKILL as soon as epoch 2 has done one batch (its checkpoint is epoch 1)
@@ -39,14 +39,14 @@ def test_kill9_mid_epoch_then_rerun_is_bit_identical(tmp_path):
             os.kill(p.pid, signal.SIGKILL)
             killed = True
             break
-    p.wait(timeout=60)
+    p.wait()  # SIGKILLed above: returns at once
     p.stdout.close()
     assert killed and p.returncode == -signal.SIGKILL
     d = os.path.join(cut, "prompt_learner")
     assert open(os.path.join(d, "checkpoint")).read().strip() == "model.pth.tar-1"
     assert not os.path.exists(os.path.join(cut, "results.json"))
 
-    r = subprocess.run(_cmd(data, cut), capture_output=True, text=True, env=env(), cwd=REPO, timeout=300)
+    r = subprocess.run(_cmd(data, cut), capture_output=True, text=True, env=env(), cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert "Resumed prompt_learner" in r.stdout and "epoch [1/3]" not in r.stdout
 

@@ -22,13 +22,15 @@ def _run(root, rel, best, last=None, meta=None):
 
 def test_mean_std_markdown_csv(tmp_path):
     root = str(tmp_path)
-    _run(root, "target/CoOp/a/seed1", {"accuracy": 50.0}, {"accuracy": 40.0}, {"datasets": ["a"], "seed": 1})
-    _run(root, "target/CoOp/a/seed2", {"accuracy": 60.0}, {"accuracy": 44.0}, {"datasets": ["a"], "seed": 2})
-    _run(root, "target/CoOp/b/seed1", {"accuracy": 70.0}, None, {"datasets": ["b"], "seed": 1})
-    _run(root, "target/CoOp/b/seed2", {"accuracy": 90.0}, None, {"datasets": ["b"], "seed": 2})
+    _run(root, "target/CoOp/a/seed1", {"accuracy": 50.0}, {"accuracy": 40.0}, {"datasets": ["a"], "seed": 1, "final_model": "best_val"})
+    _run(root, "target/CoOp/a/seed2", {"accuracy": 60.0}, {"accuracy": 44.0}, {"datasets": ["a"], "seed": 2,
+                                                                               "final_model": "best_val"})
+    _run(root, "target/CoOp/b/seed1", {"accuracy": 70.0}, None, {"datasets": ["b"], "seed": 1, "final_model": "best_val"})
+    _run(root, "target/CoOp/b/seed2", {"accuracy": 90.0}, None, {"datasets": ["b"], "seed": 2, "final_model": "best_val"})
     # a grouped multitask run: per-task keys
     _run(root, "target/MCoOp-group/ab/seed1", {"accuracy": 0, "task/a": 55.0, "task/b": 85.0},
-         meta={"datasets": ["a", "b"], "seed": 1, "label": "MCoOp-group", "group": "ab"})
+         meta={"datasets": ["a", "b"], "seed": 1, "label": "MCoOp-group", "group": "ab",
+               "final_model": "best_val"})
     recs = collect(root)
     labels = sorted({r["label"] for r in recs})
     assert labels == ["MCoOp-group", "target/CoOp"]
@@ -41,8 +43,8 @@ def test_mean_std_markdown_csv(tmp_path):
     assert m == 67.5 and s == pytest.approx(10.6066017) and n == 2
     assert t.cell("b", "MCoOp-group", "best")[:2] == (85.0, 0.0)
     md = to_markdown(t)
-    assert "best-val checkpoint" in md and "last epoch" in md
-    assert "| a | 55.0 ± 0.0 (n=1) | 55.0 ± 7.1 (n=2) |" in md
+    assert "model selection: best_val" in md and "last epoch" in md and "over 2 seeds" in md
+    assert "| a | 55.0 ± 0.0 (n=1) | 55.0 ± 7.1 |" in md  # n stated once in the header; differing n per cell
     assert "**Average**" in md
     rows = list(csv.DictReader(io.StringIO(to_csv(t))))
     r = [x for x in rows if x["task"] == "a" and x["label"] == "target/CoOp" and x["which"] == "best"][0]

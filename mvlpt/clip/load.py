@@ -86,6 +86,56 @@ def _read_weights_file(path: str):
     return kind, obj
 
 
+def _local_pretrained(oc_name: str, tag: str, cache_dir: Optional[str] = None) -> Optional[str]:
+    """A local copy of the open_clip pretrained ``tag`` for ``oc_name`` (a path), or ``None`` (download).
+
+    Looked up without any network access: the release's file name (``ViT-B-16.pt``, ``RN50.pt`` ...) in
+    ``cache_dir``, ``$MVLPT_CLIP_DIR`` and ``~/.cache/clip`` (where OpenAI's ``clip`` package and open_clip
+    keep the OpenAI release); the Hugging Face cache open_clip uses is left to open_clip (``None``).
+    Offline (``HF_HUB_OFFLINE`` set, or the download host not reachable within 3 s) with no local copy:
+    one :class:`CLIPLoadError` at once instead of minutes of download retries.
+    """
+    import open_clip
+
+    pcfg = open_clip.get_pretrained_cfg(oc_name, tag) or {}
+    if not pcfg:
+        return None  # not a known tag: the caller says which tags exist
+    url, hub = pcfg.get("url") or "", (pcfg.get("hf_hub") or "").rstrip("/")
+    fname = os.path.basename(url) if url else f"{oc_name}.pt"
+    home = os.path.join(os.path.expanduser("~"), ".cache", "clip")
+    dirs = [d for d in (cache_dir, os.environ.get("MVLPT_CLIP_DIR"), home) if d]
+    for d in dirs:
+        p = os.path.join(os.path.expanduser(d), fname)
+        if os.path.isfile(p):
+            log.info("CLIP weights %s %s: local copy %s", oc_name, tag, p)
+            return p
+    if hub:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            for fn in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+                if isinstance(try_to_load_from_cache(hub, fn, cache_dir=cache_dir), str):
+                    return None  # cached by open_clip: it loads it without downloading
+        except Exception:  # noqa: BLE001 - no hub package / unreadable cache: treat as not cached
+            pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+    if not offline:
+        import socket
+        from urllib.parse import urlparse
+
+        host = urlparse(url).hostname if url and not hub else "huggingface.co"
+        try:
+            socket.create_connection((host, 443), timeout=3).close()
+        except OSError:
+            offline = True
+    if offline:
+        raise CLIPLoadError(
+            f'no local copy of the "{tag}" weights for {oc_name} (looked for {fname} in {", ".join(dirs)} and the '
+            f"Hugging Face cache) and no network: put the file there, or pass its path "
+            f"(MODEL.BACKBONE.PRETRAINED /path/to/{fname}), or none (random weights)")
+    return None
+
+
 def _architecture_mismatch(model, oc_name: str) -> str:
     """'' if ``model`` has the architecture open_clip's config gives for ``oc_name``, else what differs."""
     import open_clip
@@ -164,6 +214,10 @@ def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", devi
             finally:
                 logging.getLogger().disabled = was
     else:
+        local = _local_pretrained(oc_name, src, cache_dir)  # offline: a local copy, or one clear error at once
+        if local:
+            return load_clip(name, local, device, precision, cache_dir, src == "openai" if quick_gelu is None
+                             else quick_gelu, init_seed)
         tags = open_clip.list_pretrained_tags_by_model(oc_name)
         if src not in tags:
             raise CLIPLoadError(f'unknown pretrained tag "{src}" for {oc_name}; available: {", ".join(tags) or "none"} '

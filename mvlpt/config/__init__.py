@@ -20,7 +20,7 @@ from mvlpt.config.defaults import get_cfg, get_cfg_default
 from mvlpt.errors import ConfigError
 
 __all__ = ["get_cfg_default", "get_cfg", "merge_from_file", "merge_from_list", "merge_from_dict",
-           "all_keys", "CfgNode", "ConfigError"]
+           "all_keys", "load_yaml", "CfgNode", "ConfigError"]
 
 
 def all_keys(cfg, prefix=""):
@@ -58,6 +58,8 @@ def _coerce(key, new, old, source):
     if isinstance(old, bool) or isinstance(new, bool):
         if isinstance(old, bool) and isinstance(new, bool):
             return new
+        if isinstance(old, str) and isinstance(new, bool):  # "auto"-style keys (PIN_MEMORY, DROP_LAST)
+            return str(new)
         if isinstance(old, bool) and isinstance(new, str) and new.lower() in ("true", "false"):
             return new.lower() == "true"
     elif type(new) is type(old):
@@ -123,14 +125,50 @@ def merge_from_dict(cfg, data, source="<dict>"):
     return notes
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (yaml keeps the last one
+    silently, so ``LR: 0.002`` ... ``LR: 0.02`` would train with the second)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # let the base class report unhashable keys
+            if key in seen:
+                raise _DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, first, second):
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+def load_yaml(path):
+    """Read a yaml file safely (no code runs), refusing duplicate keys; errors are one
+    :class:`ConfigError` line naming the file and the line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as e:
+        raise ConfigError(f"duplicate key {e.key} in {path} (lines {e.first} and {e.second}); keep one of "
+                          f"them (yaml would silently use the last)") from None
+
+
 def merge_from_file(cfg, path):
-    """Merge a yaml file into ``cfg`` (official method yamls accepted); returns notes on ignored keys."""
+    """Merge a yaml file into ``cfg`` (official method yamls accepted); returns notes on ignored keys.
+
+    A key given twice in one mapping of the file is a :class:`ConfigError` naming both lines."""
     if not path or not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}; check the path (relative paths are "
                           f"resolved from {os.getcwd()})")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        data = load_yaml(path)
     except yaml.YAMLError as e:
         where = ""
         mark = getattr(e, "problem_mark", None)

@@ -10,7 +10,7 @@ from mvlpt.registry import DATASET_REGISTRY
 
 from .config import add_data_config, get_data_cfg
 from .datum import Datum, DatasetBase, TaskInfo, METRICS
-from .io import DatasetLayoutError, ImageReadError, read_image
+from .io import DatasetError, DatasetLayoutError, ImageReadError, read_image
 from . import datasets  # noqa: F401  (registers CoOp, ELEVATER, Folder, CSV)
 from . import demo  # noqa: F401  (registers the demo tasks)
 from .data_manager import DataManager, DatasetWrapper, build_dataset, build_single_dataset
@@ -29,7 +29,7 @@ __all__ = [
     "Datum", "DatasetBase", "TaskInfo", "METRICS", "build_dataset", "build_single_dataset", "DataManager",
     "DatasetWrapper", "add_data_config", "get_data_cfg", "merge_datasets", "multitask_loss", "resolve_task_names",
     "task_class_mask", "multitask_loss_mode", "accuracy", "mean_per_class_accuracy", "macro_f1", "map_11point", "evaluate_tasks",
-    "TaskBalancedSampler", "build_transform", "read_image", "DatasetLayoutError", "ImageReadError",
+    "TaskBalancedSampler", "build_transform", "read_image", "DatasetError", "DatasetLayoutError", "ImageReadError",
     "COOP_CLASSNAMES", "ELEVATER_CLASSNAMES", "PUBLISHED_NUM_CLASSES", "ELEVATER_TASKS", "ELEVATER_TASK_NAMES",
     "ELEVATER_NON_COOP_TASKS", "COOP_DATASETS", "IMAGENET_VARIANTS", "DEMO_TASKS", "ensure_demo_data",
     "DATASET_NAMES", "DATASET_REGISTRY",

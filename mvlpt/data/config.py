@@ -14,6 +14,11 @@ Official MVLPT keys and how they map here
 * ``DATASET.MULTITASK_LABEL_PERTASK``  official name of the masked loss -> ``MULTITASK_LOSS "masked"``.
 * ``DATASET.NUM_SAMPLES_PER_CLASS`` / ``DATASET.RANDOM_SEED_SAMPLING``  the ELEVATER shot count /
   seed; used for ELEVATER tasks when ``NUM_SHOTS``/``FEWSHOT_SEED`` are not set.
+  ``RANDOM_SEED_SAMPLING -1`` (our default) follows the run seed, as the official ``--seed`` does.
+
+Seeds: the few-shot draw uses ``DATASET.FEWSHOT_SEED`` when >= 0 (ELEVATER: else
+``RANDOM_SEED_SAMPLING`` when >= 0), else the run seed (``SEED``; for ``SEED -1`` the seed the
+trainer drew and logged). Samplers always use the run seed.
 * ``DATASET.CENTER_CROP`` ELEVATER protocol: short-side resize + centre crop instead of squashing.
 """
 from yacs.config import CfgNode as CN
@@ -89,17 +94,23 @@ DATA_DEFAULTS = {
         "MULTITASK_EVALKEY": "average",
         "MULTITASK_LABEL_PERTASK": False,
         "NUM_SAMPLES_PER_CLASS": 20,
-        "RANDOM_SEED_SAMPLING": 1,
+        "RANDOM_SEED_SAMPLING": -1,  # official default 1; -1 = the run seed (see the module docstring)
         "CENTER_CROP": False,
         "TRAIN_SET": "train",
         "VAL_SET": "",
         "TEST_SET": "val",
         # ours
-        "FEWSHOT_SEED": -1,          # -1: use cfg.SEED (CoOp convention) / RANDOM_SEED_SAMPLING (ELEVATER)
+        "FEWSHOT_SEED": -1,          # -1: the run seed (SEED, or the drawn seed for SEED -1)
         "FEWSHOT_CACHE_DIR": "",     # "": <dataset dir>/split_fewshot, else this folder
         "MULTITASK_LOSS": "union",   # "union" (official) | "masked"
         "MULTITASK_SORT_TASKS": False,  # True reproduces MVLPT's alphabetical ELEVATER task order
         "ELEVATER_VAL_SPLIT": 0.2,
+        # ELEVATER with all shots (NUM_SHOTS and NUM_SAMPLES_PER_CLASS < 1): "train" = MVLPT's rule, val =
+        # a class-balanced ELEVATER_VAL_SPLIT of the shuffled hub train split; "hub" = the hub val split
+        "ELEVATER_FULL_VAL": "train",
+        # truncated image files: False = stop naming the file; True = load them grey-filled with a
+        # warning (what the ELEVATER toolkit does)
+        "ALLOW_TRUNCATED_IMAGES": False,
         "CUSTOM": {
             "ROOT": "",             # Folder: root/<class>/*.jpg or root/{train,val,test}/<class>/*
             "CSV": "",              # CSV: one file (split by ratio) ...
@@ -115,7 +126,8 @@ DATA_DEFAULTS = {
         },
     },
     "DATALOADER": {
-        "TRAIN_X": {"SAMPLER": "RandomSampler", "BATCH_SIZE": 32, "N_DOMAIN": 0, "N_INS": 16},
+        # DROP_LAST (ours): "auto" = drop the last partial batch when each rank holds >= one full batch
+        "TRAIN_X": {"SAMPLER": "RandomSampler", "BATCH_SIZE": 32, "N_DOMAIN": 0, "N_INS": 16, "DROP_LAST": "auto"},
         "TRAIN_U": {"SAME_AS_X": True, "SAMPLER": "RandomSampler", "BATCH_SIZE": 32, "N_DOMAIN": 0, "N_INS": 16},
         "TEST": {"SAMPLER": "SequentialSampler", "BATCH_SIZE": 32, "DISTRIBUTED": False},
         "NUM_WORKERS": 4,

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .io import ConfigError
+
 __all__ = ["Datum", "TaskInfo", "DatasetBase", "METRICS"]
 
 #: Metric names understood by :func:`mvlpt.data.metrics.compute_metric`.
@@ -24,7 +26,7 @@ def normalize_metric(name: str) -> str:
     """Map the ELEVATER/toolkit spellings (``mean-per-class``) to ours (``mean_per_class``)."""
     name = _METRIC_ALIASES.get(str(name), _METRIC_ALIASES.get(str(name).lower(), name))
     if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; expected one of {METRICS}")
+        raise ConfigError(f"unknown metric {name!r}; use one of {', '.join(METRICS)}")
     return name
 
 

@@ -21,6 +21,7 @@ from collections import OrderedDict, defaultdict
 from typing import List, Optional, Sequence
 
 from .datum import Datum
+from .io import ConfigError
 from .io import read_json, write_json_atomic
 
 __all__ = ["generate_fewshot", "split_by_label", "subsample_classes", "FewShotCache",
@@ -59,7 +60,7 @@ def subsample_classes(*splits, subsample: str = "all", return_selected: bool = F
     """
     subsample = str(subsample).lower()
     if subsample not in ("all", "base", "new"):
-        raise ValueError(f"DATASET.SUBSAMPLE_CLASSES must be all|base|new, got {subsample!r}")
+        raise ConfigError(f"DATASET.SUBSAMPLE_CLASSES must be all, base or new, got {subsample!r}")
     if subsample == "all":
         return (list(splits), None) if return_selected else list(splits)
     labels = sorted({d.label for s in splits if s for d in s if d.label >= 0})

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .datum import DatasetBase, TaskInfo
+from .io import ConfigError
 
 __all__ = ["resolve_task_names", "merge_datasets", "multitask_loss", "task_class_mask",
            "multitask_loss_mode"]
@@ -29,14 +30,14 @@ def resolve_task_names(cfg) -> List[str]:
         names = [n.strip() for n in str(raw).split(",")]
     names = [n for n in names if n]
     if not names:
-        raise ValueError("no dataset given: set DATASET.NAME (e.g. 'DemoShapes' or 'OxfordPets,DTD')")
+        raise ConfigError("no dataset given: set DATASET.NAME (e.g. 'DemoShapes' or 'OxfordPets,DTD')")
     if len(names) > 1 and cfg.DATASET.get("MULTITASK_SORT_TASKS", False):
         names = sorted(names)
     if len(names) == 1 and cfg.DATASET.get("MULTITASK", False):
         log.warning("DATASET.MULTITASK is set but only one task (%s) is given", names[0])
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise ValueError(f"task(s) listed twice: {sorted(dup)}")
+        raise ConfigError(f"task(s) listed twice in DATASET.NAME: {sorted(dup)}; list each task once")
     return names
 
 

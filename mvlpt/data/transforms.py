@@ -14,6 +14,8 @@ import torch
 import torchvision.transforms as T
 from torchvision.transforms import InterpolationMode
 
+from .io import ConfigError
+
 __all__ = ["build_transform", "is_deterministic", "INTERPOLATION_MODES"]
 
 INTERPOLATION_MODES = {
@@ -55,13 +57,16 @@ class _Cutout:
 
 def _size(cfg):
     s = cfg.INPUT.SIZE
-    return (int(s[0]), int(s[1])) if isinstance(s, (list, tuple)) else (int(s), int(s))
+    size = (int(s[0]), int(s[1])) if isinstance(s, (list, tuple)) else (int(s), int(s))
+    if min(size) < 1:
+        raise ConfigError(f"INPUT.SIZE must be positive (height, width), got {tuple(size)}; CLIP ViT-B uses (224, 224)")
+    return size
 
 
 def _interp(cfg):
     name = str(cfg.INPUT.INTERPOLATION).lower()
     if name not in INTERPOLATION_MODES:
-        raise ValueError(f"INPUT.INTERPOLATION must be one of {sorted(INTERPOLATION_MODES)}, got {name!r}")
+        raise ConfigError(f"INPUT.INTERPOLATION must be one of {sorted(INTERPOLATION_MODES)}, got {name!r}")
     return INTERPOLATION_MODES[name]
 
 
@@ -92,7 +97,7 @@ def build_transform(cfg, is_train=True, protocol="coop", choices=None, hflip_saf
     choices = list(cfg.INPUT.TRANSFORMS if choices is None else choices)
     unknown = [c for c in choices if c not in KNOWN_OPS]
     if unknown:
-        raise ValueError(f"unknown INPUT.TRANSFORMS entries {unknown}; known: {sorted(KNOWN_OPS)}")
+        raise ConfigError(f"unknown INPUT.TRANSFORMS entries {unknown}; known: {sorted(KNOWN_OPS)}")
     do_norm = "normalize" in choices
     if cfg.INPUT.get("NO_TRANSFORM", False):
         return T.Compose([T.Resize(max(size), interpolation=interp), T.CenterCrop(size), T.ToTensor()]

@@ -88,14 +88,54 @@ def read_checkpoint(path):
 
 
 def latest_file(model_dir):
-    """The file named in ``model_dir/checkpoint`` (Dassl's tag file), or None."""
+    """The file named in ``model_dir/checkpoint`` (Dassl's tag file), or None when there is no tag.
+
+    A tag that cannot be read, names no file in ``model_dir``, or names a file that is not a complete
+    checkpoint (torch's zip container) falls back, with a warning, to the newest complete
+    ``model.pth.tar-N``; when there is none, :class:`CheckpointError` names the files to delete.
+    """
+    import logging
+    import re
+    import zipfile
+
+    def complete(p):  # torch's zip container (intact central directory), or a legacy pickle stream
+        if zipfile.is_zipfile(p):
+            return True
+        with open(p, "rb") as fh:
+            return fh.read(1) == b"\x80"
+
     tag = os.path.join(model_dir, "checkpoint")
     if not os.path.isfile(tag):
         return None
-    with open(tag, encoding="utf-8") as f:
-        name = f.readline().strip()
+    problem = None
+    try:
+        with open(tag, "rb") as f:
+            name = f.read(4096).decode("utf-8").splitlines()[0].strip() if os.path.getsize(tag) else ""
+    except (OSError, UnicodeDecodeError, IndexError) as e:
+        name, problem = "", f"cannot be read ({type(e).__name__})"
     path = os.path.join(model_dir, name)
-    return path if name and os.path.isfile(path) else None
+    if problem is None:
+        if not name or os.path.basename(name) != name:
+            problem = f"does not name a file ({name[:40]!r})"
+        elif not os.path.isfile(path):
+            problem = f"names {name}, which does not exist"
+        elif not complete(path):
+            problem = f"names {name}, which is not a complete checkpoint"
+    if problem is None:
+        return path
+    found = []
+    for f in os.listdir(model_dir):
+        m = re.fullmatch(r"model\.pth\.tar-(\d+)", f)
+        if m and f != name and complete(os.path.join(model_dir, f)):
+            found.append((int(m.group(1)), f))
+    if not found:
+        bad = [tag] + ([path] if name and os.path.isfile(path) else [])
+        raise CheckpointError(f"the checkpoint tag file {tag} {problem} and no complete model.pth.tar-N is next "
+                              f"to it; delete {' and '.join(bad)} to start from scratch")
+    best = os.path.join(model_dir, max(found)[1])
+    logging.getLogger("mvlpt").warning(f"checkpoint tag file {tag} {problem}; using the newest complete "
+                                       f"checkpoint {best} instead (rewrite or delete the tag file to silence this)")
+    return best
 
 
 def write_tag(model_dir, filename):

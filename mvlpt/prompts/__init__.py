@@ -20,6 +20,11 @@ from .cocoop import CoCoOp
 from .vpt import VPT
 from .upt import UPT
 from .maple import IVLP, MaPLe
+from .kgcoop import KgCoOp
+from .clip_adapter import CLIPAdapter
+from .tip_adapter import TipAdapter, TipAdapterF
+from .promptsrc import PromptSRC
+from .prograd import ProGrad
 
 
 def _import_plugins():
@@ -67,4 +72,5 @@ def build_learner(name: str, clip, classnames, **kwargs) -> PromptLearner:
 
 __all__ = ["PromptLearner", "CheckpointMismatch", "LEARNERS", "METHODS", "MethodSpec", "build_learner",
            "register_method", "get_method", "method_names",
-           "ZeroshotCLIP", "CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP"]
+           "ZeroshotCLIP", "CoOp", "CoCoOp", "VPT", "UPT", "MaPLe", "IVLP",
+           "KgCoOp", "CLIPAdapter", "TipAdapter", "TipAdapterF", "PromptSRC", "ProGrad"]

@@ -158,10 +158,15 @@ class PromptLearner(nn.Module):
         return kwargs
 
     @classmethod
-    def official_kwargs(cls, kwargs: dict, node: dict) -> dict:
-        """Kwargs read from an official ``TRAINER.<NODE>`` (renames applied) → ours; for official
-        options whose *values* mean something else here (MaPLe repo's VPT). Default: unchanged."""
-        return kwargs
+    def official_kwargs(cls, cfg: dict) -> dict:
+        """Constructor kwargs from a full official config (nested dict or CfgNode). Default: the method's
+        ``TRAINER.<NODE>`` with its registered official ``renames``; methods whose official config is laid
+        out differently, or whose official *values* mean something else here, override it."""
+        from .registry import METHODS, kwargs_from_node
+
+        spec = next(s for s in METHODS.values() if s.learner is cls)
+        node = ((cfg or {}).get("TRAINER") or {}).get(spec.cfg_node) or {}
+        return kwargs_from_node(spec, {k: ("" if v is None else v) for k, v in dict(node).items()})
 
     def adapt_image_features(self, image_features: torch.Tensor) -> torch.Tensor:
         """Between the (possibly cached) frozen image features ``(B, D)`` and the logits: adapter

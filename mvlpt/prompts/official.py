@@ -109,11 +109,12 @@ def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
 
     ``cfg`` is the official config as a nested dict (``yaml.safe_load`` of a Dassl ``config.yaml``
     or a yacs ``CfgNode``). Any registered method (:mod:`mvlpt.prompts.registry`): its node
-    ``TRAINER.<NODE>`` with the method's official ``renames`` (the one table) and its
-    ``official_kwargs``; missing keys take the constructor's defaults. ``MVLPT``: the official
+    ``TRAINER.<NODE>`` with the method's official ``renames`` (the one table), or the learner's own
+    ``official_kwargs(cfg)`` where its official config is laid out differently (KgCoOp under
+    ``TRAINER.COOP``, the MaPLe repo's VPT); missing keys take the constructor's defaults. ``MVLPT``: the official
     layout below (the learner is chosen by the context lengths).
     """
-    from .registry import get_method, kwargs_from_node
+    from .registry import get_method
 
     if trainer == "MVLPT":
         return _mvlpt_learner(cfg)
@@ -121,9 +122,7 @@ def learner_from_official_config(trainer: str, cfg: dict) -> Tuple[str, dict]:
         spec = get_method(trainer)
     except KeyError:
         raise OfficialCheckpointError(f"no official mapping for trainer {trainer!r}") from None
-    node = _get(cfg, f"TRAINER.{spec.cfg_node}", {}) or {}
-    node = {k: (v if v is not None else "") for k, v in dict(node).items()}
-    return spec.name, spec.learner.official_kwargs(kwargs_from_node(spec, node), node)
+    return spec.name, spec.learner.official_kwargs(cfg)
 
 
 def _mvlpt_learner(cfg) -> Tuple[str, dict]:

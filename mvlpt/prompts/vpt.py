@@ -64,9 +64,11 @@ class VPT(PromptLearner):
     vision_trainable = True
 
     @classmethod
-    def official_kwargs(cls, kwargs, node):
+    def official_kwargs(cls, cfg):
         """The MaPLe repository's ``TRAINER.VPT``: tokens after the patches, deep when the depth > 1, its
         ``CTX_INIT`` is the text prompt's prefix; its defaults are 2 tokens, depth 1."""
+        kwargs = super().official_kwargs(cfg)
+        node = ((cfg or {}).get("TRAINER") or {}).get("VPT") or {}
         depth = kwargs.get("depth", 1)
         return dict(kwargs, n_ctx=kwargs.get("n_ctx", 2), depth=depth, deep=depth > 1, position="after_patches",
                     template=(node.get("CTX_INIT") or "a photo of a") + " {}.")

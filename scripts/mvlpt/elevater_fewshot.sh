@@ -6,13 +6,13 @@
 set -euo pipefail; source "$(dirname "$0")/common.sh"
 METHOD="${1:-CoOp}"; K="${2:-5}"
 SRC="$OUTPUT/mvlpt/source/$METHOD/avg"
-[ -f "$SRC/source.json" ] || { echo "no source prompt at $SRC: run scripts/mvlpt/source_coop11.sh $METHOD first" >&2; exit 2; }
+need_source "$SRC" "$METHOD"
 O="$OUTPUT/mvlpt/elevater/shots$K"
 T="$(task_list elevater20)"
 C=(--out "$O" --method "$METHOD" --shots "$K" --seeds $SEEDS --root "$DATA" --backbone "$BACKBONE" --weights "$WEIGHTS")
 mt target "${C[@]}" --tasks "$T" "${PAPER_OPTS[@]}"                       # CoOp / VPT / UPT
 mt target "${C[@]}" --tasks "$T" --source "$SRC" "${PAPER_OPTS[@]}"       # MCoOp / MVPT / MUPT
-mt group  "${C[@]}" --groups configs/mvlpt/groups/elevater_paper.yaml --source "$SRC" "${PAPER_OPTS[@]}"
+mt group  "${C[@]}" --groups "$REPO/configs/mvlpt/groups/elevater_paper.yaml" --source "$SRC" "${PAPER_OPTS[@]}"
 mt zeroshot "${C[@]}" --tasks "$T"
 mt linprobe "${C[@]}" --tasks "$T"
-"$PY" -m mvlpt.results "$O/target" --md "$O/results.md" --csv "$O/results.csv" --tasks "$T"
+tables "$O/target" --md "$O/results.md" --csv "$O/results.csv" --tasks "$T"

@@ -7,9 +7,9 @@ import random
 
 from ..datum import DatasetBase, Datum
 from ..fewshot import (FewShotCache, default_cache_dir, fingerprint_of, generate_fewshot, subsample_classes)
-from ..io import DatasetLayoutError
+from ..io import ConfigError, DatasetError, DatasetLayoutError
 
-__all__ = ["FewShotDataset", "resolve_root", "fewshot_seed", "require"]
+__all__ = ["FewShotDataset", "resolve_root", "fewshot_seed", "num_shots", "require"]
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +25,36 @@ def resolve_root(cfg):
 
 
 def fewshot_seed(cfg, elevater=False):
-    """FEWSHOT_SEED if >= 0, else cfg.SEED (CoOp) / RANDOM_SEED_SAMPLING (ELEVATER), else 1."""
+    """Seed of the few-shot draw: ``DATASET.FEWSHOT_SEED`` when >= 0; for ELEVATER tasks then
+    ``DATASET.RANDOM_SEED_SAMPLING`` when >= 0 (official key; our default -1); else the run seed
+    ``SEED`` (the DataManager/trainer put the drawn seed there for ``SEED -1``); else 1 (a dataset built
+    directly from a config with ``SEED -1``)."""
     s = int(cfg.DATASET.get("FEWSHOT_SEED", -1))
     if s >= 0:
         return s
     if elevater:
-        return int(cfg.DATASET.get("RANDOM_SEED_SAMPLING", 1))
+        s = int(cfg.DATASET.get("RANDOM_SEED_SAMPLING", -1))
+        if s >= 0:
+            return s
     s = int(cfg.get("SEED", -1))
     return s if s >= 0 else 1
+
+
+def num_shots(value, key="DATASET.NUM_SHOTS"):
+    """Validate a shot count: ``-1`` (all images) or ``K >= 1``; anything else is a :class:`ConfigError`."""
+    k = int(value)
+    if k == 0:
+        raise ConfigError(f"{key} 0 is not a shot count: use -1 for all training images or K >= 1 for K per "
+                          f"class; for zero-shot evaluation run --trainer ZeroshotCLIP --eval-only")
+    if k < -1:
+        raise ConfigError(f"{key} must be -1 (all training images) or K >= 1, got {k}")
+    return k
 
 
 def require(path, what, fetch_hint):
     """Raise :class:`DatasetLayoutError` naming ``path`` and the command that fetches it."""
     if not os.path.exists(path):
-        raise DatasetLayoutError(f"{what} not found: {path}\n  -> {fetch_hint}")
+        raise DatasetLayoutError(f"{what} not found: {path}; {fetch_hint}")
     return path
 
 
@@ -69,15 +85,22 @@ class FewShotDataset(DatasetBase):
         train, val, test, classnames = sp["train"], sp.get("val"), sp["test"], sp.get("classnames")
         if classnames is None:
             classnames = DatasetBase.classnames_from(list(train) + list(val or []) + list(test))
+        k = num_shots(cfg.DATASET.NUM_SHOTS)
+        subsample = cfg.DATASET.SUBSAMPLE_CLASSES
         if self.test_only:
             train, val = list(test), None
-        else:
-            k = int(cfg.DATASET.NUM_SHOTS)
-            if k >= 1:
-                train, val = self.fewshot(train, val, k, fewshot_seed(cfg))
+            if str(subsample).lower() != "all":
+                # the official readers of the test-only variants ignore it (and for ImageNet-A/R the
+                # "base half" of their own 200 folders would not even be ImageNet's base classes)
+                log.warning("%s is test-only: DATASET.SUBSAMPLE_CLASSES %s is ignored (all %d classes are "
+                            "evaluated, as the official readers do)", self.registry_name(), subsample,
+                            len(classnames))
+                subsample = "all"
+        elif k >= 1:
+            train, val = self.fewshot(train, val, k, fewshot_seed(cfg))
         if self.val_is_test:
             val = test
-        (train, val, test), selected = subsample_classes(train, val, test, subsample=cfg.DATASET.SUBSAMPLE_CLASSES,
+        (train, val, test), selected = subsample_classes(train, val, test, subsample=subsample,
                                                          return_selected=True)
         if selected is not None:
             classnames = [classnames[i] for i in selected]
@@ -129,5 +152,5 @@ def read_coop_split(path, image_dir):
 
     missing = [k for k in ("train", "val", "test") if k not in obj]
     if missing:
-        raise ValueError(f"split file {path} lacks keys {missing} (expected train/val/test)")
+        raise DatasetError(f"split file {path} lacks keys {missing} (expected train/val/test); download it again")
     return conv(obj["train"]), conv(obj["val"]), conv(obj["test"])

@@ -222,7 +222,7 @@ class ImageNetV2(_ImageNetVariant):
         for label in range(1000):
             fdir = os.path.join(self.image_dir, str(label))
             if not os.path.isdir(fdir):
-                raise DatasetLayoutError(f"ImageNetV2 class folder not found: {fdir}\n  -> {self.fetch_hint}")
+                raise DatasetLayoutError(f"ImageNetV2 class folder not found: {fdir}; {self.fetch_hint}")
             items.extend(Datum(os.path.join(fdir, im), label, names[label]) for im in listdir_nohidden(fdir))
         return dict(train=[], val=None, test=items, classnames=names)
 

@@ -19,10 +19,10 @@ import random
 from mvlpt.registry import DATASET_REGISTRY
 
 from ..datum import Datum
-from ..io import DatasetLayoutError, listdir_nohidden
+from ..io import ConfigError, DatasetError, DatasetLayoutError, listdir_nohidden
 from .base import FewShotDataset
 
-__all__ = ["Folder", "CSV", "ratio_split", "IMAGE_EXTENSIONS"]
+__all__ = ["Folder", "CSV", "ratio_split", "IMAGE_EXTENSIONS", "check_unique_classnames"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
@@ -30,6 +30,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 def ratio_split(items, ratios, seed):
     """Per-class seeded split into len(ratios) parts (each class keeps >= 1 train item)."""
     ratios = [float(r) for r in ratios]
+    if len(ratios) != 3 or min(ratios) < 0 or ratios[0] <= 0:
+        raise ConfigError(f"DATASET.CUSTOM.SPLIT_RATIO must be 3 non-negative numbers (train, val, test) with "
+                          f"train > 0, got {tuple(ratios)}")
     tot = sum(ratios)
     ratios = [r / tot for r in ratios]
     rng = random.Random(seed)
@@ -54,9 +57,30 @@ def _read_classnames_file(path):
     if not path:
         return None
     if not os.path.isfile(path):
-        raise DatasetLayoutError(f"class-name file not found: {path}")
+        raise DatasetLayoutError(f"class-name file not found: {path}; fix DATASET.CUSTOM.CLASSNAMES")
     with open(path, encoding="utf-8") as f:
         return [ln.strip() for ln in f if ln.strip()]
+
+
+def _prompt_key(name):
+    # CLIP's tokenizer lower-cases and the trainers turn "_" into spaces: these names give one prompt
+    return " ".join(str(name).replace("_", " ").lower().split())
+
+
+def check_unique_classnames(names, source):
+    """Raise :class:`DatasetError` when two classes would get the same prompt text.
+
+    Names are compared as the text encoder sees them: case-folded, ``_`` read as a space, runs of
+    whitespace collapsed (``Cat`` / ``cat`` / ``apple_pie`` / ``apple pie`` collide).
+    """
+    seen = {}
+    for i, n in enumerate(names):
+        k = _prompt_key(n)
+        if k in seen:
+            j = seen[k]
+            raise DatasetError(f"duplicate class names in {source}: {names[j]!r} (label {j}) and {n!r} (label {i}) "
+                               f"give the same prompt text; rename or merge one of them")
+        seen[k] = i
 
 
 class _Custom(FewShotDataset):
@@ -85,7 +109,8 @@ class Folder(_Custom):
         c = cfg.DATASET.CUSTOM
         root = c.ROOT or cfg.DATASET.ROOT
         if not root:
-            raise DatasetLayoutError("Folder dataset: set DATASET.CUSTOM.ROOT to root/<class>/*.jpg")
+            raise DatasetLayoutError("Folder dataset: set DATASET.CUSTOM.ROOT (or --root) to a folder of "
+                                     "root/<class>/*.jpg")
         cfg = cfg.clone()
         cfg.defrost()
         cfg.DATASET.ROOT = root
@@ -97,7 +122,7 @@ class Folder(_Custom):
 
     def check_layout(self):
         if not os.path.isdir(self.root):
-            raise DatasetLayoutError(f"Folder dataset root not found: {self.root}")
+            raise DatasetLayoutError(f"Folder dataset root not found: {self.root}; check DATASET.CUSTOM.ROOT / --root")
 
     def read_splits(self, cfg):
         explicit = _read_classnames_file(self._cn().CLASSNAMES)
@@ -105,13 +130,17 @@ class Folder(_Custom):
         if has_splits:
             classes = sorted(d for d in listdir_nohidden(os.path.join(self.root, "train"))
                              if os.path.isdir(os.path.join(self.root, "train", d)))
-        else:
-            classes = sorted(d for d in listdir_nohidden(self.root) if os.path.isdir(os.path.join(self.root, d)))
+        else:  # (the few-shot cache folder is not a class)
+            classes = sorted(d for d in listdir_nohidden(self.root) if os.path.isdir(os.path.join(self.root, d))
+                             and d != "split_fewshot")
         if not classes:
-            raise DatasetLayoutError(f"Folder dataset: no class folders in {self.root}")
+            raise DatasetLayoutError(f"Folder dataset: no class folders in {self.root}; expected "
+                                     f"root/<class>/*.jpg or root/{{train,val,test}}/<class>/*.jpg")
         names = explicit or classes
         if len(names) != len(classes):
-            raise ValueError(f"{self._cn().CLASSNAMES} lists {len(names)} names for {len(classes)} class folders")
+            raise DatasetError(f"{self._cn().CLASSNAMES} lists {len(names)} names for {len(classes)} class folders; "
+                               f"give one name per folder, in sorted folder order")
+        check_unique_classnames(names, self._cn().CLASSNAMES or f"the class folders of {self.root}")
         lab = {c: i for i, c in enumerate(classes)}
 
         def scan(base):
@@ -120,9 +149,13 @@ class Folder(_Custom):
                 d = os.path.join(base, c)
                 if not os.path.isdir(d):
                     continue
+                n0 = len(out)
                 for f in sorted(listdir_nohidden(d)):
                     if f.lower().endswith(IMAGE_EXTENSIONS):
                         out.append(Datum(os.path.join(d, f), lab[c], names[lab[c]]))
+                if len(out) == n0:
+                    raise DatasetError(f"class folder {d} has no images ({', '.join(IMAGE_EXTENSIONS)}); add images "
+                                       f"or remove the folder")
             return out
 
         if has_splits:
@@ -156,7 +189,7 @@ class CSV(_Custom):
         c = self._cn()
         for p in (c.CSV, c.CSV_TRAIN, c.CSV_VAL, c.CSV_TEST):
             if p and not os.path.isfile(os.path.expanduser(p)):
-                raise DatasetLayoutError(f"CSV file not found: {p}")
+                raise DatasetLayoutError(f"CSV file not found: {p}; check DATASET.CUSTOM.CSV*")
 
     def read_splits(self, cfg):
         c = self._cn()
@@ -165,23 +198,32 @@ class CSV(_Custom):
         raw = [self._read(os.path.expanduser(p)) if p else None for p in files]
         # label space: integer ids as given, or class names (sorted) mapped to ids
         all_rows = [r for rows in raw if rows for r in rows]
-        numeric = all(str(lbl).lstrip("-").isdigit() for _, lbl in all_rows)
+        if not all_rows:
+            raise DatasetError(f"no rows in {', '.join(p for p in files if p)}; expected 'path,label' lines")
+        where = c.CLASSNAMES or "the CSV labels"
+        numeric = all(str(r[1]).lstrip("-").isdigit() for r in all_rows)
         if numeric:
-            n = max(int(lbl) for _, lbl in all_rows) + 1
+            n = max(int(r[1]) for r in all_rows) + 1
             names = explicit or [str(i) for i in range(n)]
+            bad = next((r for r in all_rows if not 0 <= int(r[1]) < len(names)), None)
+            if bad is not None:
+                raise DatasetError(f"{bad[2]}: label {bad[1]} is outside the class list (0..{len(names) - 1} from "
+                                   f"{where}); fix the row or the class-name file")
             to_lab = lambda s: int(s)  # noqa: E731
         else:
-            names = explicit or sorted({lbl for _, lbl in all_rows})
+            names = explicit or sorted({r[1] for r in all_rows})
             idx = {nm: i for i, nm in enumerate(names)}
-            missing = sorted({lbl for _, lbl in all_rows} - set(idx))
-            if missing:
-                raise ValueError(f"CSV labels {missing[:5]} are not in the class list")
+            bad = next((r for r in all_rows if r[1] not in idx), None)
+            if bad is not None:
+                raise DatasetError(f"{bad[2]}: label {bad[1]!r} is not in the class list ({where}); fix the row or "
+                                   f"add the class to DATASET.CUSTOM.CLASSNAMES")
             to_lab = idx.__getitem__
+        check_unique_classnames(names, where)
 
         def conv(rows):
             if rows is None:
                 return None
-            return [Datum(os.path.join(self.root, p), to_lab(lbl), names[to_lab(lbl)]) for p, lbl in rows]
+            return [Datum(os.path.join(self.root, r[0]), to_lab(r[1]), names[to_lab(r[1])]) for r in rows]
 
         if c.CSV:
             return self._finish(conv(raw[0]), None, None, names)
@@ -197,7 +239,7 @@ class CSV(_Custom):
                 if i == 0 and [x.strip().lower() for x in row[:2]] in (["path", "label"], ["image", "label"],
                                                                       ["filepath", "label"], ["file", "label"]):
                     continue
-                if len(row) < 2:
-                    raise ValueError(f"{path}:{i + 1}: expected 'path,label', got {row}")
-                rows.append((row[0].strip(), row[1].strip()))
+                if len(row) < 2 or not row[0].strip() or not row[1].strip():
+                    raise DatasetError(f"{path}:{i + 1}: expected 'path,label', got {','.join(row)!r}")
+                rows.append((row[0].strip(), row[1].strip(), f"{path}:{i + 1}"))
         return rows

@@ -8,14 +8,18 @@ file in ``DATASET.ROOT`` (optional) overrides the built-in table below.
 
 Protocol (MVLPT / ELEVATER): K-shot sampling of the train manifest with a seed
 (``DATASET.NUM_SHOTS``, else ``NUM_SAMPLES_PER_CLASS``; seed ``FEWSHOT_SEED``, else
-``RANDOM_SEED_SAMPLING``), then the class-balanced 80/20 train/val split of the K-shot set;
-test = the full hub test split. Images are resized to 224 with no augmentation.
+``RANDOM_SEED_SAMPLING`` when >= 0, else the run seed), then the class-balanced 80/20 train/val
+split of the K-shot set; test = the full hub test split. Images are resized to 224 with no augmentation.
+
+All shots (``NUM_SHOTS`` and ``NUM_SAMPLES_PER_CLASS`` both -1): by default the same 80/20 rule as
+MVLPT, on the whole hub train split shuffled with the seed (``DATASET.ELEVATER_FULL_VAL "train"``);
+``"hub"`` trains on the whole hub train split and validates on the hub val split (when the task has one).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
+import random
 
 from mvlpt.registry import DATASET_REGISTRY
 
@@ -23,8 +27,8 @@ from ..classnames import ELEVATER_CLASSNAMES
 from ..datum import DatasetBase, Datum
 from ..fewshot import (FewShotCache, default_cache_dir, elevater_sample_kshot, elevater_train_val_split,
                        fingerprint_of, subsample_classes)
-from ..io import DatasetLayoutError, read_json
-from .base import fewshot_seed, resolve_root
+from ..io import ConfigError, DatasetError, DatasetLayoutError, read_json
+from .base import fewshot_seed, num_shots, resolve_root
 
 __all__ = ["ELEVATER_TASKS", "ELEVATER_TASK_NAMES", "ELEVATER_NON_COOP_TASKS", "ELEVATER_TO_COOP", "ElevaterDataset",
            "parse_iris_index", "parse_coco_index"]
@@ -126,6 +130,9 @@ def parse_coco_index(path, base_dir):
     cid2lab = {c["id"]: i for i, c in enumerate(cats)}
     labels = {}
     for a in obj.get("annotations", []):
+        if a.get("category_id") not in cid2lab:
+            raise DatasetError(f"{path}: annotation {a.get('id')} has category_id {a.get('category_id')!r}, which is "
+                               f"not in 'categories'; fix or re-download the file")
         labels.setdefault(a["image_id"], []).append(cid2lab[a["category_id"]])
     out = []
     for im in sorted(obj["images"], key=lambda x: x["id"]):
@@ -156,7 +163,7 @@ class ElevaterDataset(DatasetBase):
         self.image_dir = self.dataset_dir
         hint = FETCH.format(root=self.root, name=task)
         if not os.path.isdir(self.dataset_dir):
-            raise DatasetLayoutError(f"ELEVATER task {task!r} folder not found: {self.dataset_dir}\n  -> {hint}")
+            raise DatasetLayoutError(f"ELEVATER task {task!r} folder not found: {self.dataset_dir}; {hint}")
         classnames = list(ELEVATER_CLASSNAMES[task])
         multilabel = spec["multilabel"]
 
@@ -169,12 +176,16 @@ class ElevaterDataset(DatasetBase):
                 log.info("%s: no %s index (%s); no validation split", task, usage, index)
                 return None
             if not os.path.isfile(index):
-                raise DatasetLayoutError(f"ELEVATER {usage} index of {task!r} not found: {index}\n  -> {hint}")
+                raise DatasetLayoutError(f"ELEVATER {usage} index of {task!r} not found: {index}; {hint}")
             if spec["format"] == "coco":
                 rows, _ = parse_coco_index(index, self.dataset_dir)
             else:
                 rows = parse_iris_index(index, self.dataset_dir)
             items = []
+            bad = next((labs for _, labs in rows if any(not 0 <= c < len(classnames) for c in labs)), None)
+            if bad is not None:
+                raise DatasetError(f"{index}: label {max(bad)} is outside the {len(classnames)} classes of {task}; the "
+                                   f"index does not belong to this task or is damaged: download it again")
             for p, labs in rows:
                 if not multilabel and not labs:
                     continue
@@ -187,15 +198,31 @@ class ElevaterDataset(DatasetBase):
             n = len(_read_labelmap(os.path.join(self.dataset_dir, lm)))
             if n != len(classnames):
                 log.warning("%s: labelmap has %d classes, class table %d", task, n, len(classnames))
+        vs = float(cfg.DATASET.get("ELEVATER_VAL_SPLIT", 0.2))
+        if not 0.0 <= vs < 1.0:
+            raise ConfigError(f"DATASET.ELEVATER_VAL_SPLIT must be in [0, 1), got {vs}")
+        full_val = str(cfg.DATASET.get("ELEVATER_FULL_VAL", "train")).lower()
+        if full_val not in ("train", "hub"):
+            raise ConfigError(f"DATASET.ELEVATER_FULL_VAL must be train or hub, got {full_val!r}")
         train_full, test = load("train"), load("test")
-        k = int(cfg.DATASET.NUM_SHOTS)
+        k = num_shots(cfg.DATASET.NUM_SHOTS)
         if k < 1:
-            k = int(cfg.DATASET.get("NUM_SAMPLES_PER_CLASS", -1))
+            k = num_shots(cfg.DATASET.get("NUM_SAMPLES_PER_CLASS", -1), "DATASET.NUM_SAMPLES_PER_CLASS")
         seed = fewshot_seed(cfg, elevater=True)
         if k >= 1:
             train, val = self._fewshot(train_full, k, seed, len(classnames), multilabel)
-        else:
+        elif full_val == "hub":
             train, val = train_full, load("val", required=False)
+            log.info("%s: all shots, hub train split for training and hub val split for validation "
+                     "(DATASET.ELEVATER_FULL_VAL hub)", task)
+        else:
+            order = list(train_full)
+            random.Random(seed).shuffle(order)
+            train, val = elevater_train_val_split(order, len(classnames),
+                                                  float(cfg.DATASET.get("ELEVATER_VAL_SPLIT", 0.2)), multilabel)
+            log.info("%s: all shots, validation = a class-balanced %.0f%% of the hub train split (seed %d), as MVLPT "
+                     "does; DATASET.ELEVATER_FULL_VAL hub uses the hub val split", task,
+                     100 * float(cfg.DATASET.get("ELEVATER_VAL_SPLIT", 0.2)), seed)
         (train, val, test), selected = subsample_classes(train, val, test, subsample=cfg.DATASET.SUBSAMPLE_CLASSES,
                                                          return_selected=True)
         if selected is not None:
@@ -207,8 +234,7 @@ class ElevaterDataset(DatasetBase):
         hub = os.path.join(self.root, "vision_datasets.json")
         if not os.path.isfile(hub):
             return {}
-        with open(hub, encoding="utf-8") as f:
-            entries = [e for e in json.load(f) if e.get("name") == task]
+        entries = [e for e in read_json(hub) if isinstance(e, dict) and e.get("name") == task]
         if not entries:
             return {}
         e = max(entries, key=lambda x: int(x.get("version", 0)))
