@@ -13,7 +13,7 @@ from mvlpt.prompts import (CheckpointMismatch, CoCoOp, CoOp, IVLP, LEARNERS, MaP
 CLASSES = ["golden retriever", "tabby cat", "hot-air balloon", "red wine", "black_footed ferret"]
 
 
-DEPTH3 = {"MaPLe": dict(depth=3), "IVLP": dict(depth_text=3, depth_vision=3)}
+DEPTH3 = {"MaPLe": dict(depth=3), "IVLP": dict(depth_text=3, depth_vision=3), "PromptSRC": dict(depth_text=3, depth_vision=3)}
 
 
 @pytest.fixture(scope="module")
