@@ -194,22 +194,29 @@ class FrozenCLIP(nn.Module):
         activations are alive at a time; the result is the same. ``self.last_text_chunks`` records
         how many chunks the last call used.
         """
-        n = x.shape[0]
+        return self.encode_text_rows(lambda s, e: x[s:e], x.shape[0], x.shape[1], eot, deep, chunk, x.device)
+
+    def encode_text_rows(self, rows, n: int, length: int, eot, deep=None, chunk="auto", device=None):
+        """Like :meth:`encode_text_chunked`, for ``n`` prompts whose token embeddings are built one
+        chunk at a time by ``rows(s, e) -> (e - s, length, d_t)`` (and rebuilt in the backward pass), so
+        that the embeddings of all ``n`` prompts never exist at once (CoCoOp's ``B * n_cls`` prompts)."""
         chunk = parse_text_chunk(chunk)
         if chunk == "auto":
-            chunk = self.auto_text_chunk(n, x.shape[1], x.device, torch.is_grad_enabled())
+            chunk = self.auto_text_chunk(n, length, device if device is not None else eot.device,
+                                         torch.is_grad_enabled())
         if not chunk or n <= chunk:
             self.last_text_chunks = 1
-            return self.encode_text(x, eot, deep)
+            return self.encode_text(rows(0, n), eot, deep)
         outs = []
         for s in range(0, n, chunk):
+            e = min(n, s + chunk)
             # shared (k, d) prompts stay shared; per-row (n, k, d) prompts are sliced with the rows
-            d = None if deep is None else [p if p is None or p.dim() == 2 else p[s:s + chunk] for p in deep]
+            d = None if deep is None else [p if p is None or p.dim() == 2 else p[s:e] for p in deep]
             if torch.is_grad_enabled():
-                outs.append(checkpoint(lambda a, b, d=d: self.encode_text(a, b, d), x[s:s + chunk], eot[s:s + chunk],
+                outs.append(checkpoint(lambda b, s=s, e=e, d=d: self.encode_text(rows(s, e), b, d), eot[s:e],
                                        use_reentrant=False))
             else:
-                outs.append(self.encode_text(x[s:s + chunk], eot[s:s + chunk], d))
+                outs.append(self.encode_text(rows(s, e), eot[s:e], d))
         self.last_text_chunks = len(outs)
         return torch.cat(outs)
 
@@ -298,3 +305,22 @@ class FrozenCLIP(nn.Module):
                 x = blk(x)
         x = v.ln_post(x[:, 0])
         return x @ v.proj if v.proj is not None else x
+
+
+def configure_tf32(allow: bool = True, device="cuda") -> bool:
+    """Let fp32 matrix products and convolutions on CUDA use TF32 tensor cores (Ampere and later:
+    inputs rounded to a 10-bit mantissa, fp32 accumulation; several times faster, relative error
+    ~1e-3) or not (``allow=False``: full fp32, bit-comparable with CPU runs). Process-wide; only
+    CUDA settings are touched and nothing happens for other devices. The engine calls it with
+    ``TRAINER.ALLOW_TF32`` (default True). Returns whether TF32 is now allowed."""
+    if torch.device(device).type != "cuda":
+        return False
+    prec = "tf32" if allow else "ieee"
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):       # torch >= 2.9; the allow_tf32 flags are deprecated
+        matmul.fp32_precision = prec
+        torch.backends.cudnn.conv.fp32_precision = prec
+    else:
+        matmul.allow_tf32 = bool(allow)
+        torch.backends.cudnn.allow_tf32 = bool(allow)
+    return bool(allow)
