@@ -146,6 +146,15 @@ def estimate_step(learner_name: str, backbone: str = "ViT-B/16", classes: int = 
     learner = LEARNERS[learner_name](clip, class_names(classes), **kw)
     learner.train()
     mode = FakeTensorMode(allow_non_fake_inputs=True)
+    tokenize = learner.tokenize
+
+    def real_tokenize(texts):  # fixed-text learners tokenise in their first forward: real ids
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+        with unset_fake_temporarily():
+            return tokenize(texts)
+
+    learner.tokenize = real_tokenize
     to_fake(learner, mode)
     model_bytes = tensor_bytes(learner)
     tracker = PeakMemory()
