@@ -105,6 +105,20 @@ def test_cocoop_imagenet_scale_steps_on_meta_with_defaults():
     assert default["peak_bytes"] < naive["peak_bytes"] / 2
 
 
+def test_cocoop_1000_classes_batch_32_on_the_meta_device():
+    """The same with plain meta tensors and the default CPU/meta budget (2 GiB): built on the CPU
+    (tokenising needs real ids), moved to meta, one step with defaults; all 32,000 prompts encoded."""
+    from mvlpt.estimate import class_names
+
+    clip = load_clip("mvlpt-tiny", "none")
+    m = CoCoOp(clip, class_names(1000)).to("meta")
+    assert m.text_chunk == "auto"
+    logits = m(torch.randn(32, 3, 32, 32, device="meta"))
+    F.cross_entropy(logits, torch.zeros(32, dtype=torch.long, device="meta")).backward()
+    assert logits.shape == (32, 1000) and m.ctx.grad.shape == m.ctx.shape
+    assert clip.last_text_chunks > 1
+
+
 def test_text_chunk_values_and_config_round_trip(tmp_path):
     from yacs.config import CfgNode as CN
 

@@ -228,7 +228,8 @@ class FrozenCLIP(nn.Module):
         h = int(getattr(getattr(self.model.transformer.resblocks[0], "attn", None), "num_heads", 0) or max(1, d // 64))
         elt = float(self.dtype.itemsize)
         dev = getattr(device, "type", device) or "cpu"
-        if torch.is_autocast_enabled(dev) and torch.get_autocast_dtype(dev).itemsize < elt:
+        if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev) \
+                and torch.get_autocast_dtype(dev).itemsize < elt:
             elt *= 0.85   # traced: 16-bit autocast needs 0.6-0.8x of fp32 (the residual stream stays fp32)
         block = 16 * L * d + 2 * h * L * L   # traced: 15 L*d per block (QuickGELU MLP, ln, qkv, attention)
         if not grad:

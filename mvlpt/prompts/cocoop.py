@@ -67,11 +67,10 @@ class CoCoOp(PromptLearner):
             return torch.cat([self.token_prefix[cls], ctx[img], self.token_suffix[cls]], dim=1)
 
         L = self.token_prefix.shape[1] + ctx.shape[1] + self.token_suffix.shape[1]
-        clip = self.clip
         eot = self.eot.repeat(B)
         if "encode_text_embeddings" in vars(self) or \
                 type(self).encode_text_embeddings is not PromptLearner.encode_text_embeddings:
             # a subclass (or a benchmark) intercepts the embeddings: give it the full tensor
             return self.encode_text_embeddings(rows(0, B * n), eot).view(B, n, -1)
-        return clip.encode_text_rows(rows, B * n, L, eot, chunk=self.text_chunk,
-                                     device=ctx.device).view(B, n, -1)
+        return self.clip.encode_text_rows(rows, B * n, L, eot, chunk=self.text_chunk,
+                                          device=ctx.device).view(B, n, -1)
