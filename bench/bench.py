@@ -18,9 +18,10 @@ flag           optimised                                                        
                augmentation): image features computed once per image           step
 ``batched``    CoCoOp: one batched text pass over B*n_cls prompts              per-image loop
                                                                                 (``text_chunk=n_cls``)
+``chunk``      ``text_chunk="auto"``: chunks sized to the memory budget         one text pass
 =============  ===============================================================  ==================
 
-Usage::
+Usage (``--device meta``: no timing, the peak-memory estimate of ``python -m mvlpt.estimate``)::
 
     python bench/bench.py --backbone ViT-B-32 --batch-size 8 --classes 100 \\
         [--methods CoOp,VPT,...] [--device cpu|cuda] [--steps 3 --warmup 1] --json /tmp/bench.json
@@ -63,8 +64,8 @@ METHODS = {
 }
 DEFAULT_METHODS = "CoOp,CoCoOp,VPT,UPT,MaPLe,MCoOp,MVPT,MUPT"
 
-OPT = dict(trim=True, cache=True, imgcache=True, batched=True)
-NAIVE = dict(trim=False, cache=False, imgcache=False, batched=False)
+OPT = dict(trim=True, cache=True, imgcache=True, batched=True, chunk=True)
+NAIVE = dict(trim=False, cache=False, imgcache=False, batched=False, chunk=False)
 
 # real-ish words for synthetic class names (1-3 words each: 1-8 BPE tokens, like real label sets)
 WORDS = """apple armadillo balloon bamboo barn basket beetle bicycle biscuit blossom boulder bracelet
@@ -217,7 +218,9 @@ def run_variant(spec: dict) -> dict:
     kw = dict(kw, trim_text=v["trim"], cache=v["cache"])
     if learner == "CoCoOp" and not v["batched"]:
         kw["text_chunk"] = len(names)          # the official per-image loop: n_cls prompts at a time
-    elif spec.get("text_chunk"):
+    elif not v.get("chunk", True):
+        kw["text_chunk"] = 0                   # the official single text pass
+    elif spec.get("text_chunk") not in (None, "", "auto"):
         kw["text_chunk"] = spec["text_chunk"]
     m = build_learner(learner, clip, names, **kw).to(device)
     m.train()
@@ -469,7 +472,8 @@ def main(argv=None):
     ap.add_argument("--names", choices=["imagenet", "synthetic"], default="imagenet",
                     help="class names: ImageNet-1k names (synthetic beyond 1,000) or synthetic 1-3 word names")
     ap.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list of {', '.join(METHODS)}")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu | cuda | meta (meta: the memory estimate of python -m mvlpt.estimate, no timing)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--steps", type=int, default=3, help="timed training steps (optimised)")
     ap.add_argument("--warmup", type=int, default=1)
@@ -486,13 +490,24 @@ def main(argv=None):
     ap.add_argument("--ablations", action="store_true", help="also time each optimisation switched off alone")
     ap.add_argument("--amp", choices=["none", "bf16"], default="none")
     ap.add_argument("--grad-ckpt", action="store_true", help="clip.grad_checkpointing = True")
-    ap.add_argument("--text-chunk", type=int, default=0, help="text_chunk for the optimised variant")
+    ap.add_argument("--text-chunk", default="auto",
+                    help="text_chunk for the optimised variant: auto (default), 0 (one pass) or N prompts")
     ap.add_argument("--timeout-s", type=float, default=None, help="per (method, variant) subprocess")
     ap.add_argument("--in-process", action="store_true",
                     help="run variants in this process (faster; peak memory less honest)")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--prec", default="fp32,bf16", help="--device meta: precisions to estimate")
+    ap.add_argument("--gpu-gb", type=float, default=16.0, help="--device meta: GPU size auto chunking plans for")
     a = ap.parse_args(argv)
+
+    if a.device == "meta":  # no timing: peak tensor memory per method on meta tensors
+        from mvlpt.estimate import main as estimate
+
+        meth = [] if a.methods == DEFAULT_METHODS else ["--methods", ",".join(dict.fromkeys(
+            METHODS.get(m.strip(), (m.strip(),))[0] for m in a.methods.split(",")))]
+        return estimate(["--backbone", a.backbone, "--classes", str(a.classes), "--batch-size", str(a.batch_size),
+                         "--prec", a.prec, "--gpu-gb", str(a.gpu_gb)] + meth + (["--json", a.json] if a.json else []))
 
     if a.worker:
         with open(a.worker) as f:

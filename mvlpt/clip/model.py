@@ -10,6 +10,9 @@ Text side (``encode_text``)
     before transformer block ``i`` (entry 0 is ignored: layer-0 prompts are part of ``x``).
     ``L`` may be shorter than 77: positional embedding and causal mask are cut to ``L``, which gives
     the same features as padding to 77 (causal mask: nothing before EOT attends to the padding).
+    ``encode_text_chunked`` encodes many prompts in chunks sized to a memory budget (``"auto"``:
+    half the free CUDA memory, ``MVLPT_TEXT_MEMORY`` or ``text_memory`` elsewhere; 2 GiB on CPU),
+    checkpointing each chunk under grad: same results, memory capped.
 
 Image side (``encode_image``)
     ``shallow (k, d_v)`` or ``(B, k, d_v)`` visual prompt tokens and where they go:
@@ -30,7 +33,9 @@ Example::
     >>> tok = clip.tokenize(["a photo of a dog."])
     >>> feats = clip.encode_text(clip.token_embedding(tok), tok.argmax(-1))   # (1, 512)
 """
-from typing import List, Optional, Sequence
+import os
+import re
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -39,6 +44,45 @@ from torch.utils.checkpoint import checkpoint
 
 class PromptNotSupported(ValueError):
     pass
+
+
+#: text-pass memory budget (bytes) where no free-memory figure exists (CPU, meta); ``MVLPT_TEXT_MEMORY``
+#: or ``FrozenCLIP.text_memory`` override it
+DEFAULT_TEXT_MEMORY = 2 * 2 ** 30
+#: on CUDA the text pass may use this fraction of the free memory (the rest of the step needs some)
+CUDA_FREE_FRACTION = 0.5
+_UNITS = {"": 1, "B": 1, "KB": 2 ** 10, "MB": 2 ** 20, "GB": 2 ** 30, "TB": 2 ** 40}
+
+
+def parse_bytes(value) -> int:
+    """``4GB`` / ``512MB`` / ``1.5e9`` / ``2**30`` (int) -> bytes (binary units: 1 GB = 2**30)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    m = re.fullmatch(r"\s*([0-9.eE+]+)\s*([KMGT]?B?)\s*", str(value).upper())
+    if not m:
+        raise ValueError(f"memory size {value!r} not understood; write e.g. 4GB, 512MB or a number of bytes")
+    return int(float(m.group(1)) * _UNITS[m.group(2) if m.group(2) in _UNITS else m.group(2) + "B"])
+
+
+def parse_text_chunk(value) -> Union[int, str]:
+    """``text_chunk`` as given in code, a yaml file or the command line -> ``"auto"`` or an int >= 0.
+
+    ``"auto"`` (the default): as many prompts per pass as the memory budget allows; ``0`` / ``"all"``:
+    every prompt in one pass (the official behaviour); ``N`` / ``"N"``: at most ``N`` prompts per pass."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("auto", ""):
+            return "auto"
+        if v in ("all", "none", "0"):
+            return 0
+        if v.isdigit():
+            return int(v)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    elif value is None:
+        return "auto"
+    raise ValueError(f"text_chunk must be 'auto', 0 (all prompts in one pass) or a positive number of prompts, "
+                     f"got {value!r}")
 
 
 def _expand(p: torch.Tensor, n: int) -> torch.Tensor:
@@ -80,6 +124,8 @@ class FrozenCLIP(nn.Module):
         self.mean = tuple(getattr(visual, "image_mean", None) or (0.48145466, 0.4578275, 0.40821073))
         self.std = tuple(getattr(visual, "image_std", None) or (0.26862954, 0.26130258, 0.27577711))
         self.grad_checkpointing = False
+        self.text_memory = None  # text-pass budget: None (automatic), bytes / "4GB", or device -> bytes
+        self.last_text_chunks = 0
 
     def compile(self, **kwargs):
         """``torch.compile`` every transformer block of both encoders (``dynamic=True`` by default,
@@ -139,24 +185,84 @@ class FrozenCLIP(nn.Module):
         proj = m.text_projection
         return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
-    def encode_text_chunked(self, x, eot, deep=None, chunk: int = 0):
-        """``encode_text`` in chunks of ``chunk`` rows, to cap activation memory for many prompts.
+    def encode_text_chunked(self, x, eot, deep=None, chunk="auto"):
+        """``encode_text`` in chunks of at most ``chunk`` rows, to cap activation memory for many prompts.
 
-        With gradients on, each chunk is recomputed in the backward pass (activation checkpointing)
-        so that only one chunk's activations are alive at a time; the result is the same.
+        ``chunk``: ``"auto"`` (the size the memory budget allows, see :meth:`auto_text_chunk`), ``0`` /
+        ``"all"`` (one pass), or a number of rows. With gradients on and more than one chunk, each
+        chunk is recomputed in the backward pass (activation checkpointing), so only one chunk's
+        activations are alive at a time; the result is the same. ``self.last_text_chunks`` records
+        how many chunks the last call used.
         """
-        if not chunk or x.shape[0] <= chunk:
-            return self.encode_text(x, eot, deep)
+        return self.encode_text_rows(lambda s, e: x[s:e], x.shape[0], x.shape[1], eot, deep, chunk, x.device)
+
+    def encode_text_rows(self, rows, n: int, length: int, eot, deep=None, chunk="auto", device=None):
+        """Like :meth:`encode_text_chunked`, for ``n`` prompts whose token embeddings are built one
+        chunk at a time by ``rows(s, e) -> (e - s, length, d_t)`` (and rebuilt in the backward pass), so
+        that the embeddings of all ``n`` prompts never exist at once (CoCoOp's ``B * n_cls`` prompts)."""
+        chunk = parse_text_chunk(chunk)
+        if chunk == "auto":
+            chunk = self.auto_text_chunk(n, length, device if device is not None else eot.device,
+                                         torch.is_grad_enabled())
+        if not chunk or n <= chunk:
+            self.last_text_chunks = 1
+            return self.encode_text(rows(0, n), eot, deep)
         outs = []
-        for s in range(0, x.shape[0], chunk):
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
             # shared (k, d) prompts stay shared; per-row (n, k, d) prompts are sliced with the rows
-            d = None if deep is None else [p if p is None or p.dim() == 2 else p[s:s + chunk] for p in deep]
+            d = None if deep is None else [p if p is None or p.dim() == 2 else p[s:e] for p in deep]
             if torch.is_grad_enabled():
-                outs.append(checkpoint(lambda a, b, d=d: self.encode_text(a, b, d), x[s:s + chunk], eot[s:s + chunk],
+                outs.append(checkpoint(lambda b, s=s, e=e, d=d: self.encode_text(rows(s, e), b, d), eot[s:e],
                                        use_reentrant=False))
             else:
-                outs.append(self.encode_text(x[s:s + chunk], eot[s:s + chunk], d))
+                outs.append(self.encode_text(rows(s, e), eot[s:e], d))
+        self.last_text_chunks = len(outs)
         return torch.cat(outs)
+
+    def text_row_bytes(self, length: int, grad: bool, device=None) -> int:
+        """A conservative estimate of the activation bytes one prompt of ``length`` tokens needs in the
+        text encoder: everything autograd keeps for backward (``grad``), else one block's transients.
+        Calibrated against traced peaks (``tests/test_memory.py``)."""
+        L, d = length, self.text_width
+        h = int(getattr(getattr(self.model.transformer.resblocks[0], "attn", None), "num_heads", 0) or max(1, d // 64))
+        elt = float(self.dtype.itemsize)
+        dev = getattr(device, "type", device) or "cpu"
+        if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev) \
+                and torch.get_autocast_dtype(dev).itemsize < elt:
+            elt *= 0.85   # traced: 16-bit autocast needs 0.6-0.8x of fp32 (the residual stream stays fp32)
+        block = 16 * L * d + 2 * h * L * L   # traced: 15 L*d per block (QuickGELU MLP, ln, qkv, attention)
+        if not grad:
+            return int((block + 2 * L * d) * elt)
+        if self.grad_checkpointing:       # block inputs kept, one block recomputed at a time
+            return int((self.text_layers * L * d + 2 * block) * elt)
+        return int((self.text_layers * block + 4 * L * d) * elt)
+
+    def text_memory_budget(self, device) -> int:
+        """Bytes the text pass may use: ``self.text_memory`` when set (bytes, or a callable
+        ``device -> bytes``), else the ``MVLPT_TEXT_MEMORY`` environment variable (``"4GB"``,
+        ``"512MB"``, bytes), else on CUDA :data:`CUDA_FREE_FRACTION` of the free memory (the device's
+        free memory plus what PyTorch's allocator holds unused), else :data:`DEFAULT_TEXT_MEMORY`."""
+        budget = self.text_memory
+        if callable(budget):
+            return int(budget(device))
+        if budget is not None:
+            return int(parse_bytes(budget))
+        env = os.environ.get("MVLPT_TEXT_MEMORY", "").strip()
+        if env:
+            return int(parse_bytes(env))
+        device = torch.device(device)
+        if device.type == "cuda" and torch.cuda.is_available():
+            free, _ = torch.cuda.mem_get_info(device)
+            cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+            return int(CUDA_FREE_FRACTION * (free + cached))
+        return DEFAULT_TEXT_MEMORY
+
+    def auto_text_chunk(self, n: int, length: int, device, grad: bool) -> int:
+        """Rows per chunk for ``n`` prompts of ``length`` tokens: ``n`` (one pass) when they fit the
+        budget, else as many as fit (at least 1)."""
+        rows = self.text_memory_budget(device) // max(1, self.text_row_bytes(length, grad, device))
+        return n if rows >= n else max(1, int(rows))
 
     # ------------------------------------------------------------------ image
     def encode_image(self, images: torch.Tensor, shallow: Optional[torch.Tensor] = None,
@@ -200,3 +306,22 @@ class FrozenCLIP(nn.Module):
                 x = blk(x)
         x = v.ln_post(x[:, 0])
         return x @ v.proj if v.proj is not None else x
+
+
+def configure_tf32(allow: bool = True, device="cuda") -> bool:
+    """Let fp32 matrix products and convolutions on CUDA use TF32 tensor cores (Ampere and later:
+    inputs rounded to a 10-bit mantissa, fp32 accumulation; several times faster, relative error
+    ~1e-3) or not (``allow=False``: full fp32, bit-comparable with CPU runs). Process-wide; only
+    CUDA settings are touched and nothing happens for other devices. The engine calls it with
+    ``TRAINER.ALLOW_TF32`` (default True). Returns whether TF32 is now allowed."""
+    if torch.device(device).type != "cuda":
+        return False
+    prec = "tf32" if allow else "ieee"
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):       # torch >= 2.9; the allow_tf32 flags are deprecated
+        matmul.fp32_precision = prec
+        torch.backends.cudnn.conv.fp32_precision = prec
+    else:
+        matmul.allow_tf32 = bool(allow)
+        torch.backends.cudnn.allow_tf32 = bool(allow)
+    return bool(allow)

@@ -75,6 +75,7 @@ def _add_trainer_nodes(cfg):
     cfg.TRAINER.CUT_CONTEXTLEN = False  # MVLPT key; accepted, no effect on results
     cfg.TRAINER.CACHE_FEATURES = True  # frozen image side: image features once per image (exact)
     cfg.TRAINER.COMPILE = False  # torch.compile the frozen encoders' blocks (first step compiles)
+    cfg.TRAINER.ALLOW_TF32 = True  # CUDA: fp32 matmuls/convs on TF32 tensor cores (faster; False = exact fp32)
     cfg.TRAINER.ACT_CKPT = 1  # MVLPT key: > 1 turns on activation checkpointing in both encoders (same results)
 
     # one node per registered method, from its constructor (mvlpt.prompts.registry.register_method)

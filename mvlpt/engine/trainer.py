@@ -201,8 +201,10 @@ class TrainerX(StepMixin, EvalMixin):
 
     def build_model(self):
         """Frozen CLIP + prompt learner; optimizer and scheduler over the prompt parameters."""
+        from mvlpt.clip.model import configure_tf32
         from mvlpt.prompts import build_learner
 
+        configure_tf32(bool(self.cfg.TRAINER.get("ALLOW_TF32", True)), self.device)
         clip = self.build_clip()
         name, kwargs = self.learner_spec()
         self.log(f"Building {name} learner ({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")

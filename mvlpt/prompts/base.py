@@ -31,6 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..clip.model import parse_text_chunk
+
 
 class CheckpointMismatch(ValueError):
     """A prompt checkpoint does not fit this learner; the message names the keys."""
@@ -49,14 +51,17 @@ class PromptLearner(nn.Module):
     #: official key aliases (old name prefix -> ours), e.g. MVLPT's early ``upt_proj``
     official_aliases: Dict[str, str] = {}
 
-    def __init__(self, clip, classnames: Sequence[str], trim_text: bool = True, text_chunk: int = 0,
+    def __init__(self, clip, classnames: Sequence[str], trim_text: bool = True, text_chunk: str = "auto",
                  cache: bool = True):
-        """``trim_text``: cut prompts to the longest class prompt (exact); ``text_chunk``: encode at most
-        this many prompts at once (0 = all; caps memory); ``cache``: reuse frozen features (exact)."""
+        """``trim_text``: cut prompts to the longest class prompt (exact); ``text_chunk``: prompts per
+        text-encoder pass: ``"auto"`` (as many as the memory budget allows, see
+        :meth:`~mvlpt.clip.FrozenCLIP.encode_text_chunked`), ``0``/``"all"`` (one pass) or a number
+        (``"512"`` from a config works too; ``TRAINER.<NODE>.TEXT_CHUNK``); the result is the same;
+        ``cache``: reuse frozen features (exact)."""
         super().__init__()
         self.clip = clip
         self.trim_text = trim_text
-        self.text_chunk = text_chunk
+        self.text_chunk = parse_text_chunk(text_chunk)
         self.cache = cache
         self._text_cache = None  # (key, features)
 

@@ -4,8 +4,10 @@ Where the prompts go: text encoder input, ``[SOT, ctx_1+π, ..., ctx_n+π, <clas
 with ``π = meta_net(normalize(image_feature))``: ``Linear(D → D/16) → ReLU → Linear(D/16 → d_t)``
 (``D`` = joint embedding width, ``d_t`` = text width). ``ctx (n_ctx, d_t)`` is shared by all
 classes; ``π (B, d_t)`` is added to every context vector. The text encoder then encodes
-``B × n_cls`` prompts **in one batched pass** (optionally in chunks of ``text_chunk`` rows), not in
-a loop over images as the official code does. The image side is frozen (image features cacheable).
+``B × n_cls`` prompts **in one batched pass**, not in a loop over images as the official code does:
+in chunks of ``text_chunk`` rows (``"auto"``: sized to the memory budget) whose token embeddings are
+built per chunk and rebuilt in the backward pass, so memory stays bounded at 1000 classes and batch
+32. The image side is frozen (image features cacheable).
 
 Example::
 
@@ -59,8 +61,18 @@ class CoCoOp(PromptLearner):
         bias = self.meta_net(image_features.to(self.ctx.dtype))          # (B, d_t)
         ctx = self.ctx.unsqueeze(0) + bias.unsqueeze(1)                 # (B, n_ctx, d_t)
         dt = self.token_prefix.dtype
-        x = torch.cat([self.token_prefix.unsqueeze(0).expand(B, -1, -1, -1),
-                       ctx.unsqueeze(1).expand(-1, n, -1, -1).to(dt),
-                       self.token_suffix.unsqueeze(0).expand(B, -1, -1, -1)], dim=2)   # (B, n_cls, L, d_t)
-        feats = self.encode_text_embeddings(x.flatten(0, 1), self.eot.repeat(B))
-        return feats.view(B, n, -1)
+        ctx = ctx.to(dt)
+
+        def rows(s, e):  # prompts s..e-1 of the (B * n_cls) image-major list, built per chunk
+            i = torch.arange(s, e, device=ctx.device)
+            img, cls = torch.div(i, n, rounding_mode="floor"), i % n
+            return torch.cat([self.token_prefix[cls], ctx[img], self.token_suffix[cls]], dim=1)
+
+        L = self.token_prefix.shape[1] + ctx.shape[1] + self.token_suffix.shape[1]
+        eot = self.eot.repeat(B)
+        if "encode_text_embeddings" in vars(self) or \
+                type(self).encode_text_embeddings is not PromptLearner.encode_text_embeddings:
+            # a subclass (or a benchmark) intercepts the embeddings: give it the full tensor
+            return self.encode_text_embeddings(rows(0, B * n), eot).view(B, n, -1)
+        return self.clip.encode_text_rows(rows, B * n, L, eot, chunk=self.text_chunk,
+                                          device=ctx.device).view(B, n, -1)
