@@ -15,7 +15,7 @@ LAYERS = [
     ("mvlpt.config",),
     ("mvlpt.engine",),
     ("mvlpt.trainers",),
-    ("mvlpt.launch", "mvlpt.results"),
+    ("mvlpt.launch", "mvlpt.results", "mvlpt.estimate"),
     ("mvlpt.multitask",),
     ("mvlpt.cli", "mvlpt.__main__"),
 ]
