@@ -13,7 +13,7 @@ Construction (generic, so methods added to the registry later are covered withou
    ``logits, terms = learner.forward_train(...)``; ``CE + sum(terms)``; backward;
    ``learner.transform_gradients()``; Adam step (``on_train_begin`` / ``on_epoch_end`` / ``on_train_end``
    called as the engine does);
-5. held-out accuracy must reach ``THRESHOLD`` and beat the initial accuracy by ``MARGIN`` points.
+5. held-out accuracy (mean per class, so that predicting the majority class does not pass) must reach ``THRESHOLD`` and beat the initial accuracy by ``MARGIN`` points.
 
 ``test_broken_learning_is_caught`` reruns step 4 with the prompt gradient zeroed after backward (a
 detached prompt, an optimizer that does not see it) and with the labels off by one, and asserts the
@@ -137,8 +137,10 @@ class Task:
         return fn
 
     def accuracy(self, learner, idx=None):
+        """Mean per-class accuracy (%) over the classes present: a constant prediction cannot pass."""
         idx = self.te if idx is None else idx
-        return float((self.logits(learner, idx).argmax(1) == self.y[idx]).float().mean() * 100)
+        pred, y = self.logits(learner, idx).argmax(1), self.y[idx]
+        return float(torch.stack([(pred[y == c] == c).float().mean() for c in y.unique()]).mean() * 100)
 
 
 def _set(learner, state):
@@ -258,14 +260,14 @@ def test_source_init_beats_random_init(clip):
     everything = torch.arange(images.shape[0])
     results = []
     for t in range(2):
-        hidden_t = {n: v + 0.1 * v.std() * torch.randn(v.shape, generator=g) for n, v in info["hidden"].items()}
+        hidden_t = {n: v + 0.05 * v.std() * torch.randn(v.shape, generator=g) for n, v in info["hidden"].items()}
         tgt = Task(src, images, 10 + t)
         _set(src, hidden_t)
         tgt.y = tgt.logits(src, everything).argmax(1)
         accs = {}
         for init in ("source", "usual"):
             _set(src, source_prompt if init == "source" else p0)
-            accs[init] = train(src, tgt, steps=5, seed=t)
+            accs[init] = train(src, tgt, steps=3, seed=t, lr=LR / 5)
         results.append(accs)
     assert all(a["source"] > a["usual"] + 10 for a in results), results
 
