@@ -33,3 +33,19 @@ def test_demo_random_weights_smoke(tmp_path):
                            "--epochs", "1", "--seeds", "1"], cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "RANDOM CLIP WEIGHTS" in (out / "results.md").read_text()
+
+
+def test_demo_weights_load_safely():
+    """The shipped demo CLIP loads with weights_only, through load_clip(..., "demo"), tiny backbone only."""
+    import pytest
+    import torch
+
+    from mvlpt.clip import CLIPLoadError, load_clip
+    from mvlpt.clip.load import demo_weights_path
+
+    obj = torch.load(demo_weights_path(), map_location="cpu", weights_only=True)
+    assert obj["backbone"] == "mvlpt-tiny" and all(v.dtype == torch.float16 for v in obj["state_dict"].values())
+    clip = load_clip("mvlpt-tiny", "demo")
+    assert clip.pretrained == "demo" and float(clip.model.token_embedding.weight.abs().sum()) > 0
+    with pytest.raises(CLIPLoadError, match="mvlpt-tiny"):
+        load_clip("ViT-B/32", "demo")
