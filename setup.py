@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mvlpt", "mvlpt.*"]),
-    package_data={"mvlpt.clip": ["model_configs/*.json"]},
+    package_data={"mvlpt.clip": ["model_configs/*.json", "weights/*.pt"]},
     include_package_data=True,
     python_requires=">=3.9",
     install_requires=[

@@ -6,6 +6,8 @@
   spelling (``ViT-B/16``, ``ViT-L/14@336px``); see :func:`open_clip_name`.
 * ``pretrained``:
     - ``"none"`` / ``""`` / ``None``: random weights (tests, smoke runs);
+    - ``"demo"``: the tiny CLIP pre-trained on the demo world that ships with the package (backbone
+      ``mvlpt-tiny`` only; made by ``datasets/demo/pretrain_tiny_clip.py``, see :func:`demo_weights_path`);
     - an open_clip pretrained tag: ``"openai"``, ``"laion2b_s34b_b88k"`` ... (downloaded and cached
       by open_clip, ``cache_dir`` honoured);
     - a path to an OpenAI checkpoint: the TorchScript archive OpenAI releases, or a plain state dict
@@ -136,6 +138,36 @@ def _local_pretrained(oc_name: str, tag: str, cache_dir: Optional[str] = None) -
     return None
 
 
+DEMO_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "demo-tiny-clip.pt")
+DEMO_BACKBONE = "mvlpt-tiny"
+
+
+def demo_weights_path() -> str:
+    """The shipped demo weights (``$MVLPT_DEMO_CLIP`` overrides the path)."""
+    return os.environ.get("MVLPT_DEMO_CLIP", "") or DEMO_WEIGHTS
+
+
+def _demo_state_dict(oc_name: str):
+    """The full state dict of the demo CLIP (fp32): the file stores the token table's used rows only."""
+    path = demo_weights_path()
+    if oc_name != DEMO_BACKBONE:
+        raise CLIPLoadError(f'pretrained "demo" is the tiny demo CLIP: use backbone {DEMO_BACKBONE} '
+                            f"(MODEL.BACKBONE.NAME {DEMO_BACKBONE}), not {oc_name}")
+    if not os.path.isfile(path):
+        raise CLIPLoadError(f"demo CLIP weights not found at {path}; make them with "
+                            f"python datasets/demo/pretrain_tiny_clip.py --out {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        sd = {k: v.float() for k, v in obj["state_dict"].items()}
+        table = torch.zeros(int(obj["vocab_size"]), obj["token_values"].shape[1])
+        table[obj["token_rows"].long()] = obj["token_values"].float()
+    except Exception as e:  # noqa: BLE001 - one line for any unreadable file
+        raise CLIPLoadError(f"cannot read the demo CLIP weights {path}: {e.__class__.__name__}: {e} "
+                            f"(regenerate with python datasets/demo/pretrain_tiny_clip.py)") from e
+    sd["token_embedding.weight"] = table
+    return sd
+
+
 def _architecture_mismatch(model, oc_name: str) -> str:
     """'' if ``model`` has the architecture open_clip's config gives for ``oc_name``, else what differs."""
     import open_clip
@@ -201,6 +233,16 @@ def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", devi
             except RuntimeError as e:
                 first = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
                 raise CLIPLoadError(f"{path} does not match backbone {oc_name}: {' '.join(first[1:3])[:300]}") from e
+    elif src == "demo":
+        qg = True if quick_gelu is None else quick_gelu
+        sd = _demo_state_dict(oc_name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        if [k for k in missing if not k.endswith("attn_mask")] or unexpected:
+            raise CLIPLoadError(f"demo CLIP weights do not fit {oc_name}: missing {missing[:3]}, "
+                                f"unexpected {unexpected[:3]} (regenerate with datasets/demo/pretrain_tiny_clip.py)")
     elif src == "none":
         # random weights from a fixed seed (``init_seed``), independent of and not advancing the global
         # RNG: every run, process and rank gets the same frozen stand-in network

@@ -5,9 +5,12 @@ target adaptation on other demo tasks (single task with verified init, grouped, 
 the same prompt without init, zero-shot CLIP, linear probe) -> ``OUT/results.md`` / ``results.csv``
 -> transferability matrix -> ``OUT/transferability.png`` (+ ``transferability.csv``).
 
-Weights: ``$MVLPT_CLIP_WEIGHTS`` (a CLIP checkpoint file or an open_clip tag such as ``openai``) when
-set; otherwise random stand-in weights (fixed seed, written once to ``$MVLPT_CACHE``, default
-``~/.cache/mvlpt``) - numbers from random weights are a smoke test only. Rerunning skips finished runs.
+Weights: by default the tiny CLIP pre-trained on the demo world that ships with the package
+(``mvlpt-tiny`` + ``demo``, made by ``datasets/demo/pretrain_tiny_clip.py``): real, small numbers.
+``$MVLPT_CLIP_WEIGHTS``: ``none`` = random stand-in weights (a smoke test of the pipeline only), or a
+CLIP checkpoint file / open_clip tag (``openai``) with ``$MVLPT_CLIP_BACKBONE`` (default the config's
+``real_backbone``, ViT-B/32) at 224 px. Each run's per-epoch loss / train acc / val acc is printed after
+it finishes; ``OUT/loss_curves.png`` plots them. Rerunning skips finished runs.
 """
 import argparse
 import os
@@ -21,7 +24,8 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os
                               "configs", "demo", "demo.yaml")
 
 FALLBACK = {
-    "method": "CoOp", "nctx": 4, "backbone": "ViT-B/32", "shots": 2,
+    "method": "CoOp", "nctx": 4, "backbone": "mvlpt-tiny", "input_size": 32, "real_backbone": "ViT-B/32",
+    "shots": 16,
     "source_tasks": ["DemoShapes", "DemoColors"], "source_seeds": [1, 2], "source_mode": "average",
     "target_tasks": ["DemoTextures", "DemoArrows"], "target_seeds": [1],
     "groups": {"textures+arrows": ["DemoTextures", "DemoArrows"]},
@@ -55,6 +59,9 @@ def main(argv=None):
     p.add_argument("--methods", "--method", dest="methods", default=None,
                    help="comma-separated, from CoOp, VPT, UPT (overrides the config's methods)")
     p.add_argument("--transfer-mode", default=None, choices=["eval", "adapt"])
+    p.add_argument("--epochs", type=int, default=None, help="training epochs of every run (OPTIM.MAX_EPOCH)")
+    p.add_argument("--print-every", type=int, default=1, help="print every N-th epoch's line (and the last)")
+    p.add_argument("--seeds", type=int, default=None, help="number of target seeds (1, 2, ...)")
     p.add_argument("--verbose", action="store_true", help="show the engine's log lines")
     a = p.parse_args(argv)
     torch.set_num_threads(max(1, min(int(os.environ.get("MVLPT_THREADS", os.cpu_count() or 1)), os.cpu_count() or 1)))
@@ -63,6 +70,11 @@ def main(argv=None):
         cfg["methods"] = [m.strip() for m in a.methods.split(",") if m.strip()]
     if a.transfer_mode:
         cfg["transfer_mode"] = a.transfer_mode
+    cfg["opts"] = dict(cfg.get("opts") or {})
+    if a.epochs:
+        cfg["opts"]["OPTIM.MAX_EPOCH"] = a.epochs
+    if a.seeds:
+        cfg["target_seeds"] = list(range(1, a.seeds + 1))
     out = os.path.abspath(a.output_dir)
     os.makedirs(out, exist_ok=True)
     t0 = time.time()
@@ -71,19 +83,31 @@ def main(argv=None):
     from mvlpt.results import build_table, collect, to_csv, to_markdown
 
     from . import recipe
+    from .demo_progress import epoch_history, epoch_lines, plot_loss_curves
     from .shared import shared_resources
 
-    weights = os.environ.get("MVLPT_CLIP_WEIGHTS", "").strip()
-    real = bool(weights)
+    def show(run_dir, name):
+        for ln in epoch_lines(run_dir, name, every=a.print_every):
+            print("[demo]       " + ln)
+
+    weights = os.environ.get("MVLPT_CLIP_WEIGHTS", "").strip() or "demo"
+    backbone, size = cfg["backbone"], int(cfg.get("input_size", 32))
+    real = weights != "none"
     print(f"[demo] data: {ensure_demo_data()}")
-    if not real:
-        weights = "none"  # deterministic random weights (load_clip's init_seed): same network in every run
-        print("[demo] CLIP weights: RANDOM stand-in weights (no real CLIP offline). The numbers below are a "
-              "SMOKE TEST of the pipeline only, not results. Set MVLPT_CLIP_WEIGHTS=/path/to/ViT-B-32.pt "
-              "(or an open_clip tag, e.g. openai) for real numbers.")
+    if weights == "none":
+        print("[demo] CLIP weights: RANDOM stand-in weights (MVLPT_CLIP_WEIGHTS=none). The numbers below are a "
+              "SMOKE TEST of the pipeline only, not results.")
+    elif weights == "demo":
+        from mvlpt.clip.load import demo_weights_path
+
+        print(f"[demo] CLIP weights: the tiny CLIP pre-trained on the demo world ({backbone}, {size}x{size} px; "
+              f"{demo_weights_path()}, made by datasets/demo/pretrain_tiny_clip.py)")
     else:
-        print(f"[demo] CLIP weights: {weights}")
-    common = recipe.Common(backbone=cfg["backbone"], pretrained=weights, shots=cfg["shots"], nctx=cfg["nctx"],
+        backbone, size = os.environ.get("MVLPT_CLIP_BACKBONE", "") or cfg.get("real_backbone", "ViT-B/32"), 224
+        print(f"[demo] CLIP weights: {weights} ({backbone})")
+    cfg["opts"].setdefault("INPUT.SIZE", [size, size])
+    cfg["opts"].setdefault("TRAIN.PRINT_FREQ", 100000)  # one progress line per epoch (its last batch)
+    common = recipe.Common(backbone=backbone, pretrained=weights, shots=cfg["shots"], nctx=cfg["nctx"],
                            opts=_opts(cfg.get("opts")), quiet=not a.verbose)
     methods = cfg.get("methods") or [cfg["method"]]
     methods = [methods] if isinstance(methods, str) else list(methods)
@@ -96,6 +120,8 @@ def main(argv=None):
                   f"then {cfg['source_mode']} of the seeds' prompts")
             sources[m] = recipe.source_stage(out, cfg["source_tasks"], m, cfg["source_seeds"], common,
                                              mode=cfg["source_mode"])
+            for sd in cfg["source_seeds"]:
+                show(os.path.join(out, "source", recipe.canonical_method(m), f"seed{sd}"), f"{mname} source seed{sd}")
             print(f"[demo]     source prompt: {sources[m]}")
         names = ", ".join(recipe.multitask_name(m) for m in methods)
         print(f"[demo] 2/4 target stage on {cfg['target_tasks']}: {names} (init from source, verified), "
@@ -109,11 +135,14 @@ def main(argv=None):
                         print(f"[demo]     {recipe.multitask_name(m)} {task} seed{seed}: init from source verified "
                               f"(max |diff| = {chk.get('max_abs_diff')}, before first step: "
                               f"{chk.get('before_first_step')})")
-                    recipe.baseline(out, task, m, seed, common)
+                    show(r["output_dir"], f"{recipe.multitask_name(m)} {task} seed{seed}")
+                    b = recipe.baseline(out, task, m, seed, common)
+                    show(b["output_dir"], f"{m} {task} seed{seed}")
                 recipe.zeroshot(out, task, seed, common)
                 recipe.linear_probe(out, task, seed, common)
             for m in methods:
-                recipe.target_groups(out, cfg["groups"], m, seed, common, source=sources[m])
+                for g, r in recipe.target_groups(out, cfg["groups"], m, seed, common, source=sources[m]).items():
+                    show(r["output_dir"], f"{recipe.multitask_name(m)}-group {g} seed{seed}")
         print("[demo] 3/4 results table")
         recs = collect(os.path.join(out, "target"))
         wanted = [l for m in methods for l in (recipe.multitask_name(m), f"{recipe.multitask_name(m)}-group", m)]
@@ -131,9 +160,15 @@ def main(argv=None):
     tdir = os.path.join(out, "transfer", recipe.canonical_method(method))
     shutil.copyfile(os.path.join(tdir, "transferability.png"), os.path.join(out, "transferability.png"))
     shutil.copyfile(os.path.join(tdir, "transferability.csv"), os.path.join(out, "transferability.csv"))
+    seed = cfg["target_seeds"][0]
+    curves = {f"{task} (seed{seed})": {lab: epoch_history(os.path.join(out, "target", lab, task, f"seed{seed}"))
+                                       for lab in labels} for task in cfg["target_tasks"]}
+    curves["source (multitask)"] = {f"{recipe.multitask_name(m)} seed{sd}": epoch_history(
+        os.path.join(out, "source", recipe.canonical_method(m), f"seed{sd}")) for m in methods for sd in cfg["source_seeds"]}
+    plot_loss_curves(curves, os.path.join(out, "loss_curves.png"), title="train loss per epoch")
     print()
     print(md)
-    print(f"[demo] wrote {out}/results.md, results.csv, transferability.png, transferability.csv "
+    print(f"[demo] wrote {out}/results.md, results.csv, transferability.png, transferability.csv, loss_curves.png "
           f"in {time.time() - t0:.0f} s")
     print("""
 [demo] The same recipe on real data with real CLIP weights (see docs/RECIPE.md, scripts/README.md):
