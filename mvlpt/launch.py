@@ -330,6 +330,11 @@ def launch(args, state=None, clip_provider=None, feature_store=None, init_from="
         trainer.resume()
     if is_main:
         state["log_path"] = commit_log(log, buf, cfg.OUTPUT_DIR)
+        from mvlpt.runinfo import write_run_info  # the run's identity, read by mvlpt.results
+
+        write_run_info(cfg, cfg.OUTPUT_DIR, extra={"config_file": args.config_file, "eval_only": bool(args.eval_only),
+                                                   "model_dir": args.model_dir or init_from or "",
+                                                   "seed": int(getattr(trainer, "seed", cfg.SEED))})
     else:
         log.removeHandler(buf)
     if args.eval_only:

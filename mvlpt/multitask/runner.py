@@ -265,7 +265,9 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False, resources: Opti
             atomic_write_json(os.path.join(out, "results_last.json"), {"which": "last", **meta, **last})
             atomic_write_json(os.path.join(out, "results_best.json"),
                               {"which": "best" if cfg.TEST.FINAL_MODEL == "best_val" else "last", **meta, **best})
-        atomic_write_json(os.path.join(out, "run.json"), meta)
+        from mvlpt.runinfo import write_run_info
+
+        write_run_info(cfg, out, extra=meta)
         atomic_write_text(os.path.join(out, "DONE"), "ok\n")
         res.update(best=best, last=last, init_check=check)
         return res
