@@ -42,6 +42,7 @@ def _add_model_optim_train_test(cfg):
     cfg.OPTIM.RMSPROP_ALPHA = 0.99
     cfg.OPTIM.ADAM_BETA1 = 0.9
     cfg.OPTIM.ADAM_BETA2 = 0.999
+    cfg.OPTIM.ADAM_EPS = 1e-8  # Adam/AdamW eps (Tip-Adapter-F: 1e-4)
     cfg.OPTIM.STAGED_LR = False
     cfg.OPTIM.NEW_LAYERS = ()
     cfg.OPTIM.BASE_LR_MULT = 0.1

@@ -35,10 +35,12 @@ def build_optimizer(params, optim_cfg):
                                dampening=optim_cfg.SGD_DAMPNING, nesterov=optim_cfg.SGD_NESTEROV)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd,
-                                betas=(optim_cfg.ADAM_BETA1, optim_cfg.ADAM_BETA2))
+                                betas=(optim_cfg.ADAM_BETA1, optim_cfg.ADAM_BETA2),
+                                eps=float(optim_cfg.get("ADAM_EPS", 1e-8)))
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd,
-                                 betas=(optim_cfg.ADAM_BETA1, optim_cfg.ADAM_BETA2))
+                                 betas=(optim_cfg.ADAM_BETA1, optim_cfg.ADAM_BETA2),
+                                 eps=float(optim_cfg.get("ADAM_EPS", 1e-8)))
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=optim_cfg.MOMENTUM, weight_decay=wd,
                                    alpha=optim_cfg.RMSPROP_ALPHA)
