@@ -200,7 +200,10 @@ def test_method_yamls_fit_the_registered_nodes(yml):
         if node not in node_of:
             continue
         spec = node_of[node]
-        unknown = sorted(set(keys) - set(spec.defaults) - set(spec.renames))
+        from mvlpt.config.compat import translate  # the one table of official spellings
+
+        ours = {translate(f"TRAINER.{node}.{k}", v)[0].split(".")[-1] for k, v in keys.items()}
+        unknown = sorted(ours - set(spec.defaults) - set(spec.renames))
         assert not unknown, f"{yml}: {node} has no {unknown}"
     for name in ("KgCoOp", "CLIP_Adapter", "TipAdapter", "TipAdapterF", "PromptSRC", "ProGrad"):
         assert name in METHODS
