@@ -57,7 +57,7 @@ def main(argv=None):
     p.add_argument("output_dir", nargs="?", default="output/demo")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="demo recipe yaml (configs/demo/demo.yaml)")
     p.add_argument("--methods", "--method", dest="methods", default=None,
-                   help="comma-separated, from CoOp, VPT, UPT (overrides the config's methods)")
+                   help="comma-separated registered methods that can be transferred, e.g. CoOp,VPT,UPT,MaPLe,KgCoOp,CLIP_Adapter,ProGrad (overrides the config's methods)")
     p.add_argument("--transfer-mode", default=None, choices=["eval", "adapt"])
     p.add_argument("--epochs", type=int, default=None, help="training epochs of every run (OPTIM.MAX_EPOCH)")
     p.add_argument("--print-every", type=int, default=1, help="print every N-th epoch's line (and the last)")
