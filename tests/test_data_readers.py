@@ -13,25 +13,18 @@ from mvlpt.data import (COOP_CLASSNAMES, ELEVATER_CLASSNAMES, ELEVATER_NON_COOP_
 from mvlpt.data.classnames import IMAGENET_R_WNIDS
 from mvlpt.engine.registry import DATASET_REGISTRY
 
+from test_engine_support import png
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MVLPT_CACHE", str(tmp_path / "cache"))
-
-
-def _png(path, color=(200, 10, 10), size=(8, 8)):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.new("RGB", size, color).save(path)
-
 
 def _cfg(root, name, **kw):
     cfg = get_data_cfg(**{"DATASET__ROOT": str(root), "DATASET__NAME": name, "DATALOADER__NUM_WORKERS": 0, **kw})
     cfg.SEED = 1
     return cfg
 
-
 PETS = ["abyssinian", "american_bulldog", "beagle", "yorkshire_terrier"]
-
 
 def make_pets(root, n_train=6, n_val=3, n_test=2):
     d = os.path.join(root, "oxford_pets")
@@ -40,12 +33,11 @@ def make_pets(root, n_train=6, n_val=3, n_test=2):
         for s, n in (("train", n_train), ("val", n_val), ("test", n_test)):
             for i in range(n):
                 rel = f"{c}_{s}{i}.jpg"
-                _png(os.path.join(d, "images", rel), (lab * 40, i * 10, 0))
+                png(os.path.join(d, "images", rel), (lab * 40, i * 10, 0))
                 split[s].append([rel, lab, c])
     with open(os.path.join(d, "split_zhou_OxfordPets.json"), "w") as f:
         json.dump(split, f, indent=4)
     return d
-
 
 def test_coop_split_json_labels_classnames(tmp_path):
     make_pets(tmp_path)
@@ -56,7 +48,6 @@ def test_coop_split_json_labels_classnames(tmp_path):
     assert d.impath == os.path.join(str(tmp_path), "oxford_pets", "images", "abyssinian_train0.jpg")
     assert (d.label, d.classname) == (0, "abyssinian")
     assert ds.tasks[0].name == "OxfordPets" and ds.template.endswith("a type of pet.")
-
 
 def test_fewshot_counts_seeds_and_seed_zero(tmp_path):
     make_pets(tmp_path)
@@ -73,7 +64,6 @@ def test_fewshot_counts_seeds_and_seed_zero(tmp_path):
         _cfg(tmp_path, "OxfordPets", DATASET__NUM_SHOTS=2, DATASET__FEWSHOT_SEED=s)).train_x) for s in (0, 1, 2, 3)}
     assert len(set(picks.values())) > 1  # seeds matter; seed 0 is a valid seed
     assert os.path.isfile(tmp_path / "oxford_pets" / "split_fewshot" / "shot_2-seed_0.json")
-
 
 def test_fewshot_cache_is_portable(tmp_path):
     a = tmp_path / "a"
@@ -102,7 +92,6 @@ def test_fewshot_cache_is_portable(tmp_path):
                                                     DATASET__FEWSHOT_CACHE_DIR=str(ext)))
     assert again.fewshot_cache_hit and all(os.path.isfile(d.impath) for d in again.train_x)
 
-
 def test_base_new_split(tmp_path):
     make_pets(tmp_path)  # 4 classes -> base = labels 0,1 ; new = 2,3 relabelled 0,1
     base = build_dataset(_cfg(tmp_path, "OxfordPets", DATASET__SUBSAMPLE_CLASSES="base"))
@@ -113,7 +102,6 @@ def test_base_new_split(tmp_path):
     few_new = build_dataset(_cfg(tmp_path, "OxfordPets", DATASET__SUBSAMPLE_CLASSES="new", DATASET__NUM_SHOTS=1))
     assert len(few_new.train_x) == 2 and few_new.num_classes == 2
 
-
 def test_layout_errors_name_path_and_command(tmp_path):
     with pytest.raises(DatasetLayoutError) as e:
         build_dataset(_cfg(tmp_path, "Food101"))
@@ -123,18 +111,16 @@ def test_layout_errors_name_path_and_command(tmp_path):
         build_dataset(_cfg(tmp_path, "Food101"))
     assert "split_zhou_Food101.json" in str(e.value)
 
-
 def test_stanford_cars_paths_relative_to_dataset_dir(tmp_path):
     d = tmp_path / "stanford_cars"
     split = {"train": [["cars_train/00001.jpg", 0, "2000 AM General Hummer SUV"]],
              "val": [["cars_train/00002.jpg", 0, "2000 AM General Hummer SUV"]],
              "test": [["cars_test/00001.jpg", 0, "2000 AM General Hummer SUV"]]}
     for s in split.values():
-        _png(str(d / s[0][0]))
+        png(str(d / s[0][0]))
     (d / "split_zhou_StanfordCars.json").write_text(json.dumps(split))
     ds = build_dataset(_cfg(tmp_path, "StanfordCars"))
     assert ds.test[0].impath == str(d / "cars_test" / "00001.jpg") and os.path.isfile(ds.test[0].impath)
-
 
 def test_fgvc_aircraft_txt_splits(tmp_path):
     d = tmp_path / "fgvc_aircraft"
@@ -146,18 +132,16 @@ def test_fgvc_aircraft_txt_splits(tmp_path):
         for v_i, v in enumerate(variants):
             for i in range(n):
                 img = f"{v_i}{s[:2]}{i:04d}"
-                _png(str(d / "images" / f"{img}.jpg"))
+                png(str(d / "images" / f"{img}.jpg"))
                 lines.append(f"{img} {v}")
         (d / f"images_variant_{s}.txt").write_text("\n".join(lines) + "\n")
     ds = build_dataset(_cfg(tmp_path, "FGVCAircraft"))
     assert ds.classnames == variants and len(ds.train_x) == 6 and ds.test[-1].classname == "F/A-18"
 
-
 def _classnames_txt(path, wnids):
     with open(path, "w") as f:
         for i, w in enumerate(wnids):
             f.write(f"{w} class  number {i}\n")
-
 
 def test_imagenet_and_variants(tmp_path):
     wnids = ["n01440764", "n01443537", "n01484850"]
@@ -165,7 +149,7 @@ def test_imagenet_and_variants(tmp_path):
     for split in ("train", "val"):
         for w in wnids:
             for i in range(3 if split == "train" else 1):
-                _png(str(inet / "images" / split / w / f"{w}_{i}.JPEG"))
+                png(str(inet / "images" / split / w / f"{w}_{i}.JPEG"))
     _classnames_txt(inet / "classnames.txt", wnids)
     ds = build_dataset(_cfg(tmp_path, "ImageNet", DATASET__NUM_SHOTS=2))
     assert ds.classnames[2] == "class  number 2"  # everything after the first space
@@ -174,7 +158,7 @@ def test_imagenet_and_variants(tmp_path):
     # ImageNet-A: labels over its own sorted folders, README ignored
     a = tmp_path / "imagenet-adversarial"
     for w in (wnids[2], wnids[0]):
-        _png(str(a / "imagenet-a" / w / "x.jpg"))
+        png(str(a / "imagenet-a" / w / "x.jpg"))
     (a / "imagenet-a" / "README.txt").write_text("readme")
     _classnames_txt(a / "classnames.txt", wnids)
     da = build_dataset(_cfg(tmp_path, "ImageNetA", DATASET__NUM_SHOTS=1))
@@ -184,11 +168,10 @@ def test_imagenet_and_variants(tmp_path):
     names = [f"n{i:08d}" for i in range(1000)]
     for i in range(1000):
         os.makedirs(v2 / "imagenetv2-matched-frequency-format-val" / str(i))
-    _png(str(v2 / "imagenetv2-matched-frequency-format-val" / "7" / "a.jpeg"))
+    png(str(v2 / "imagenetv2-matched-frequency-format-val" / "7" / "a.jpeg"))
     _classnames_txt(v2 / "classnames.txt", names)
     dv = build_dataset(_cfg(tmp_path, "ImageNetV2"))
     assert dv.num_classes == 1000 and [(d.label, d.classname) for d in dv.test] == [(7, "class  number 7")]
-
 
 # --------------------------------------------------------------------------- ELEVATER
 def _zip_with(zpath, members):
@@ -200,7 +183,6 @@ def _zip_with(zpath, members):
             buf = io.BytesIO()
             img.save(buf, format="PNG")
             z.writestr(name, buf.getvalue())
-
 
 def make_cifar10(root, per_class=10, test_per_class=2):
     d = os.path.join(root, "classification", "cifar_10_20211007")
@@ -219,7 +201,6 @@ def make_cifar10(root, per_class=10, test_per_class=2):
     with open(os.path.join(d, "labels.txt"), "w") as f:
         f.write("\n".join(ELEVATER_CLASSNAMES["cifar-10"]))
     return d
-
 
 def test_elevater_iris_zip_kshot_and_split(tmp_path):
     make_cifar10(tmp_path)
@@ -245,7 +226,6 @@ def test_elevater_iris_zip_kshot_and_split(tmp_path):
     b = next(iter(dm.train_loader_x))
     assert b["img"].shape == (4, 3, 224, 224) and b["label"].dtype.is_floating_point is False
 
-
 def test_elevater_kshot_rule_matches_reference():
     """First K per class of the seeded shuffle, order kept (vision-datasets 0.2.x rule)."""
     import random
@@ -264,7 +244,6 @@ def test_elevater_kshot_rule_matches_reference():
     tr, va = elevater_train_val_split(got, 3)
     assert len(va) == 3 and len(tr) == 9  # K=4 -> 3/1 per class
     assert va == [next(d for d in got if d.label == c) for c in (va[0].label, va[1].label, va[2].label)]
-
 
 def test_elevater_voc_multilabel_and_coco(tmp_path):
     d = tmp_path / "classification" / "voc2007_20211007"
@@ -308,7 +287,6 @@ def test_elevater_voc_multilabel_and_coco(tmp_path):
     assert [(x.impath.split("@")[-1], x.label) for x in kd.train_x] == [("a.png", 3), ("b.png", 0)]
     assert kd.test[0].label == 1 and kd.classnames == ELEVATER_CLASSNAMES["kitti-distance"]
 
-
 def test_multitask_merge_coop_and_elevater_with_official_keys(tmp_path):
     make_pets(tmp_path)
     make_cifar10(tmp_path)
@@ -324,13 +302,12 @@ def test_multitask_merge_coop_and_elevater_with_official_keys(tmp_path):
     cfg2 = _cfg(tmp_path, "cifar-10,OxfordPets", DATASET__NUM_SHOTS=2)
     assert [t.offset for t in build_dataset(cfg2).tasks] == [0, 10]
 
-
 # --------------------------------------------------------------------------- custom
 def test_folder_dataset_ratio_and_subfolders(tmp_path):
     r = tmp_path / "folder"
     for c in ("cat", "dog", "owl"):
         for i in range(10):
-            _png(str(r / c / f"{i}.png"))
+            png(str(r / c / f"{i}.png"))
     (tmp_path / "names.txt").write_text("a cat\na dog\nan owl\n")
     cfg = _cfg(tmp_path, "Folder", DATASET__CUSTOM__ROOT=str(r), DATASET__CUSTOM__CLASSNAMES=str(tmp_path / "names.txt"),
                DATASET__CUSTOM__SPLIT_RATIO=(0.6, 0.2, 0.2), DATASET__CUSTOM__SPLIT_SEED=3)
@@ -344,14 +321,13 @@ def test_folder_dataset_ratio_and_subfolders(tmp_path):
     for split, n in (("train", 4), ("test", 2)):
         for c in ("b", "a"):
             for i in range(n):
-                _png(str(s / split / c / f"{i}.jpg"))
+                png(str(s / split / c / f"{i}.jpg"))
     ds2 = build_dataset(_cfg(tmp_path, "Folder", DATASET__CUSTOM__ROOT=str(s), DATASET__NUM_SHOTS=1))
     assert ds2.classnames == ["a", "b"] and len(ds2.train_x) == 2 and len(ds2.test) == 4 and ds2.val is None
 
-
 def test_csv_dataset(tmp_path):
     for i in range(12):
-        _png(str(tmp_path / "imgs" / f"{i}.png"))
+        png(str(tmp_path / "imgs" / f"{i}.png"))
     rows = ["path,label"] + [f"imgs/{i}.png,{['zebra', 'ant', 'bee'][i % 3]}" for i in range(12)]
     (tmp_path / "all.csv").write_text("\n".join(rows) + "\n")
     ds = build_dataset(_cfg(tmp_path, "CSV", DATASET__CUSTOM__CSV=str(tmp_path / "all.csv"),
@@ -365,7 +341,6 @@ def test_csv_dataset(tmp_path):
                              DATASET__CUSTOM__CSV_TEST=str(tmp_path / "te.csv")))
     assert ds2.classnames == ["0", "1"] and len(ds2.test) == 1 and ds2.val is None
 
-
 def test_corrupt_and_missing_image_errors_name_the_file(tmp_path):
     from mvlpt.data import ImageReadError
     bad = tmp_path / "bad.jpg"
@@ -374,7 +349,6 @@ def test_corrupt_and_missing_image_errors_name_the_file(tmp_path):
         read_image(str(bad))
     with pytest.raises(FileNotFoundError, match="nope.jpg"):
         read_image(str(tmp_path / "nope.jpg"))
-
 
 # --------------------------------------------------------------------------- tables
 COOP_15 = ["ImageNet", "Caltech101", "OxfordPets", "StanfordCars", "OxfordFlowers", "Food101", "FGVCAircraft", "SUN397",
@@ -388,7 +362,6 @@ PUBLISHED = {"ImageNet": 1000, "Caltech101": 100, "OxfordPets": 37, "StanfordCar
              "patch-camelyon": 2, "rendered-sst2": 2, "gtsrb": 43, "eurosat_clip": 10, "fer-2013": 7,
              "kitti-distance": 4}
 
-
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_class_tables_match_published_counts(name):
     table = COOP_CLASSNAMES.get(name) or ELEVATER_CLASSNAMES[name]
@@ -396,7 +369,6 @@ def test_class_tables_match_published_counts(name):
     assert name in DATASET_REGISTRY
     if name != "ImageNetR":
         assert len(set(table)) >= PUBLISHED[name] - 2  # ImageNet has two CLIP duplicates (missile, sunglasses)
-
 
 def test_class_table_conventions():
     assert len(ELEVATER_TASK_NAMES) == 20 and len(ELEVATER_NON_COOP_TASKS) == 12

@@ -31,6 +31,14 @@ def make_image_folder(root, classes=("cat", "dog", "fish"), per_class=4, size=32
     return root
 
 
+def png(path, color=(200, 10, 10), size=(8, 8)):
+    """One solid-colour PNG at ``path`` (folders created)."""
+    from PIL import Image
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.new("RGB", size, color).save(path)
+
+
 class _FolderDS:
     def __init__(self, root, transform):
         self.classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))

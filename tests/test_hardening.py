@@ -12,24 +12,16 @@ from mvlpt.data import DataManager, build_dataset, get_data_cfg
 from mvlpt.data.classnames import ELEVATER_CLASSNAMES
 from mvlpt.engine.errors import CheckpointError, MvlptError
 
-from test_engine_support import make_image_folder
-
+from test_engine_support import make_image_folder, png
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MVLPT_CACHE", str(tmp_path / "cache"))
 
-
-def _png(path, color=(200, 10, 10), size=(8, 8)):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.new("RGB", size, color).save(path)
-
-
 def _cfg(root, name, seed=1, **kw):
     cfg = get_data_cfg(**{"DATASET__ROOT": str(root), "DATASET__NAME": name, "DATALOADER__NUM_WORKERS": 0, **kw})
     cfg.SEED = seed
     return cfg
-
 
 def _zip(zpath, members):
     import io
@@ -39,7 +31,6 @@ def _zip(zpath, members):
             buf = io.BytesIO()
             Image.new("RGB", (8, 8), color).save(buf, format="PNG")
             z.writestr(name, buf.getvalue())
-
 
 def make_elevater(root, task="cifar-10", folder="classification/cifar_10_20211007", n_cls=4, per_class=10,
                   val_per_class=0, index=("train.txt", "test.txt", "val.txt"),
@@ -63,10 +54,8 @@ def make_elevater(root, task="cifar-10", folder="classification/cifar_10_2021100
         f.write("\n".join(ELEVATER_CLASSNAMES[task]))
     return d
 
-
 def _paths(items):
     return [d.impath for d in items]
-
 
 # ------------------------------------------------------------------------------------------ seeds
 def test_elevater_kshot_follows_the_run_seed(tmp_path):
@@ -78,7 +67,6 @@ def test_elevater_kshot_follows_the_run_seed(tmp_path):
     assert _paths(build_dataset(pinned).train_x) == by_seed[2]  # FEWSHOT_SEED set explicitly wins
     official = _cfg(tmp_path, "cifar-10", seed=9, DATASET__NUM_SHOTS=2, DATASET__RANDOM_SEED_SAMPLING=3)
     assert _paths(build_dataset(official).train_x) == by_seed[3]  # so does the official key when set
-
 
 def test_every_entry_point_passes_its_seed(tmp_path):
     from mvlpt.cli import build_parser, setup_cfg
@@ -95,7 +83,6 @@ def test_every_entry_point_passes_its_seed(tmp_path):
         assert cfg.SEED == 3
         assert _paths(build_dataset(cfg).train_x) == ref
 
-
 def test_seed_minus_one_uses_the_drawn_seed_everywhere(tmp_path):
     make_image_folder(str(tmp_path / "imgs"), classes=("a", "b", "c"), per_class=5, size=8)
     kw = dict(DATASET__CUSTOM__ROOT=str(tmp_path / "imgs"), DATASET__NUM_SHOTS=2,
@@ -107,7 +94,6 @@ def test_seed_minus_one_uses_the_drawn_seed_everywhere(tmp_path):
     assert _paths(dm.dataset.train_x) == _paths(same.train_x)
     assert DataManager(_cfg(tmp_path, "Folder", seed=-1, **kw), seed=7).train_loader_x.sampler.seed == 7
 
-
 def _run_args(root, out, seed="0", extra=()):
     """A tiny CLI run: the 3-layer test CLIP on 32px images, Folder dataset at ``root``."""
     return ["--root", root, "--output-dir", out, "--trainer", "CoOp", "--backbone", "mvlpt-tiny", "--seed", seed,
@@ -115,11 +101,9 @@ def _run_args(root, out, seed="0", extra=()):
             "DATALOADER.TRAIN_X.BATCH_SIZE", "4", "DATALOADER.TEST.BATCH_SIZE", "8", "OPTIM.MAX_EPOCH", "1",
             "INPUT.SIZE", "(32, 32)", "TRAINER.COOP.N_CTX", "2", "TRAINER.COOP.PREC", "fp32", *extra]
 
-
 @pytest.fixture
 def imgs(tmp_path):
     return make_image_folder(str(tmp_path / "imgs"), per_class=3, size=8)
-
 
 def test_cli_seed_minus_one_logs_the_seed_the_data_uses(imgs, tmp_path, capsys):
     from mvlpt.cli import main
@@ -129,7 +113,6 @@ def test_cli_seed_minus_one_logs_the_seed_the_data_uses(imgs, tmp_path, capsys):
     drawn = [ln.split()[-1] for ln in out.splitlines() if "data pipeline uses the drawn seed" in ln]
     logged = [ln.split()[2] for ln in out.splitlines() if ln.startswith("Drawn seed:")]
     assert drawn and logged and drawn == logged
-
 
 def test_resumed_seed_minus_one_run_keeps_its_drawn_seed(imgs, tmp_path, capsys):
     from mvlpt.cli import main
@@ -143,13 +126,12 @@ def test_resumed_seed_minus_one_run_keeps_its_drawn_seed(imgs, tmp_path, capsys)
     assert f"resuming a run that drew seed {drawn}" in second and f"Setting fixed seed: {drawn}" in second
     assert "Resumed prompt_learner" in second
 
-
 # ------------------------------------------------------------------------------------------ readers
 def test_test_only_variants_ignore_subsample_classes(tmp_path, caplog):
     wnids = ["n01440764", "n01443537", "n01484850", "n01491361"]
     a = tmp_path / "imagenet-adversarial"
     for w in wnids:
-        _png(str(a / "imagenet-a" / w / "x.jpg"))
+        png(str(a / "imagenet-a" / w / "x.jpg"))
     with open(a / "classnames.txt", "w") as f:
         f.writelines(f"{w} name{i}\n" for i, w in enumerate(wnids))
     with caplog.at_level(logging.WARNING):
@@ -157,7 +139,6 @@ def test_test_only_variants_ignore_subsample_classes(tmp_path, caplog):
     assert ds.num_classes == 4 and len(ds.test) == 4 and {d.label for d in ds.test} == {0, 1, 2, 3}
     assert any("test-only" in r.getMessage() and "SUBSAMPLE_CLASSES base is ignored" in r.getMessage()
                for r in caplog.records)
-
 
 def test_elevater_all_shots_split_follows_mvlpt_by_default(tmp_path):
     make_elevater(tmp_path, task="dtd", folder="classification/dtd_20211007", val_per_class=2,
@@ -173,7 +154,6 @@ def test_elevater_all_shots_split_follows_mvlpt_by_default(tmp_path):
     hub = build_dataset(_cfg(tmp_path, "dtd", DATASET__ELEVATER_FULL_VAL="hub", **kw))
     assert len(hub.train_x) == 40 and len(hub.val) == 8 and all("val.zip@" in d.impath for d in hub.val)
 
-
 # ------------------------------------------------------------------------------------------ bad input
 def _one_line(capsys, rc, *needles):
     err = capsys.readouterr().err.strip()
@@ -183,7 +163,6 @@ def _one_line(capsys, rc, *needles):
     for n in needles:
         assert n in lines[0], lines[0]
     return lines[0]
-
 
 BAD_OPTIONS = [
     (["OPTIM.MAX_EPOCH", "0"], "OPTIM.MAX_EPOCH must be >= 1"),
@@ -208,7 +187,6 @@ BAD_OPTIONS = [
     (["DATASET.CUSTOM.SPLIT_RATIO", "(0.0, 0.5, 0.5)"], "DATASET.CUSTOM.SPLIT_RATIO must be 3 non-negative"),
 ]
 
-
 @pytest.mark.parametrize("opts,needle", BAD_OPTIONS, ids=[" ".join(o) for o, _ in BAD_OPTIONS])
 def test_bad_option_is_one_line_exit_2_nothing_written(opts, needle, imgs, tmp_path, capsys):
     from mvlpt.cli import main
@@ -216,7 +194,6 @@ def test_bad_option_is_one_line_exit_2_nothing_written(opts, needle, imgs, tmp_p
     out = str(tmp_path / "o")
     _one_line(capsys, main(_run_args(imgs, out, extra=opts)), needle)
     assert not os.path.exists(out)
-
 
 @pytest.mark.parametrize("flags,needle", [(["--shots", "0"], "--shots must be K >= 1"),
                                           (["--seed", "-5"], "--seed must be >= 0"),
@@ -231,7 +208,6 @@ def test_bad_flag_is_one_line(flags, needle, imgs, tmp_path, capsys):
     _one_line(capsys, main(flags + args), needle)
     assert not os.path.exists(tmp_path / "o")
 
-
 def test_unwritable_or_file_output_dir(imgs, tmp_path, capsys):
     from mvlpt.cli import main
 
@@ -241,12 +217,10 @@ def test_unwritable_or_file_output_dir(imgs, tmp_path, capsys):
     _one_line(capsys, main(_run_args(imgs, str(f))), "is a file")
     _one_line(capsys, main(_run_args(imgs, str(f / "sub"))), "cannot create --output-dir")
 
-
 def test_zero_epoch_eval_only_is_allowed(imgs, tmp_path):
     from mvlpt.cli import main
 
     assert main(["--eval-only"] + _run_args(imgs, str(tmp_path / "e"), extra=["OPTIM.MAX_EPOCH", "0"])) == 0
-
 
 def test_zero_steps_per_epoch_stops_before_writing(imgs, tmp_path, capsys):
     from mvlpt.cli import main
@@ -260,7 +234,6 @@ def test_zero_steps_per_epoch_stops_before_writing(imgs, tmp_path, capsys):
     dm = DataManager(_cfg(imgs, "Folder", DATASET__CUSTOM__ROOT=imgs, DATALOADER__TRAIN_X__BATCH_SIZE=16))
     assert dm.train_steps_per_epoch == 1 and not dm.train_drop_last and len(dm.train_loader_x) == 1
 
-
 def test_val_split_required_when_asked_for(tmp_path, capsys):
     from mvlpt.cli import main
 
@@ -272,13 +245,11 @@ def test_val_split_required_when_asked_for(tmp_path, capsys):
     _one_line(capsys, rc, "TEST.SPLIT val, but Folder has no validation split")
     assert not os.path.exists(tmp_path / "o")
 
-
 def test_missing_dataset_root_is_exit_2(tmp_path, capsys):
     from mvlpt.cli import main
 
     rc = main(_run_args(str(tmp_path / "nowhere"), str(tmp_path / "o")))
     _one_line(capsys, rc, "Folder dataset root not found", "nowhere")
-
 
 def test_empty_class_folder(tmp_path, capsys):
     from mvlpt.cli import main
@@ -287,7 +258,6 @@ def test_empty_class_folder(tmp_path, capsys):
     os.makedirs(os.path.join(root, "empty"))
     (tmp_path / "imgs" / "empty" / "notes.txt").write_text("no images here")
     _one_line(capsys, main(_run_args(root, str(tmp_path / "o"))), "class folder", "empty", "has no images")
-
 
 def test_duplicate_class_names(tmp_path, capsys):
     from mvlpt.cli import main
@@ -300,7 +270,6 @@ def test_duplicate_class_names(tmp_path, capsys):
     rc = main(_run_args(root2, str(tmp_path / "o"), extra=["DATASET.CUSTOM.CLASSNAMES", str(names)]))
     _one_line(capsys, rc, "duplicate class names", "names.txt", "'apple pie'", "'apple_pie'")
 
-
 def test_duplicate_yaml_keys(imgs, tmp_path, capsys):
     from mvlpt.cli import main
 
@@ -312,7 +281,6 @@ def test_duplicate_yaml_keys(imgs, tmp_path, capsys):
     d.write_text("DATASET:\n  NAME: Folder\nDATASET:\n  NUM_SHOTS: 2\n")
     rc = main(["--dataset-config-file", str(d)] + _run_args(imgs, str(tmp_path / "o")))
     _one_line(capsys, rc, "duplicate key DATASET", "data.yaml", "lines 1 and 3")
-
 
 def test_csv_label_outside_the_class_list(tmp_path):
     from mvlpt.data import DatasetError
@@ -332,7 +300,6 @@ def test_csv_label_outside_the_class_list(tmp_path):
     with pytest.raises(DatasetError, match="label -1 is outside"):
         build_dataset(_cfg(root, "CSV", DATASET__CUSTOM__CSV=str(csv)))
 
-
 def test_damaged_index_and_split_files(tmp_path):
     from mvlpt.data import DatasetError
 
@@ -346,7 +313,6 @@ def test_damaged_index_and_split_files(tmp_path):
     (pets / "split_zhou_OxfordPets.json").write_text('{"train": [["a.jpg", 0, "x"]], "val": [')
     with pytest.raises(DatasetError, match=r"cannot parse .*split_zhou_OxfordPets.json \(line 1"):
         build_dataset(_cfg(tmp_path, "OxfordPets"))
-
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_truncated_image_names_the_file(tmp_path, workers):
@@ -375,7 +341,6 @@ def test_truncated_image_names_the_file(tmp_path, workers):
             assert sum(b["img"].shape[0] for b in DataManager(cfg).test_loader) == 4
         cfg.DATASET.ALLOW_TRUNCATED_IMAGES = False
         DataManager(cfg)  # the switch is reset by the next DataManager
-
 
 def test_corrupt_checkpoint_tag_file(tmp_path, caplog):
     from mvlpt.engine.checkpoint import latest_file

@@ -41,7 +41,7 @@ from PIL import Image, ImageDraw, ImageFont
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from mvlpt.data.demo import DEMO_TASKS, IMG  # noqa: E402
+from mvlpt.data.demo import DEMO_TASKS, IMG, draw_texture as _texture  # noqa: E402
 
 SHAPES = DEMO_TASKS["DemoShapes"]
 ARROWS = DEMO_TASKS["DemoArrows"]
@@ -68,33 +68,6 @@ def _jitter(rng, col, d=20):
 def _light(rng):
     base = int(rng.integers(185, 245))
     return tuple(int(np.clip(base + t, 0, 255)) for t in rng.integers(-15, 16, size=3))
-
-
-def _texture(d, name, rng, fg, bg_shift=0):
-    p = int(rng.integers(8, 13))
-    o = int(rng.integers(0, p))
-    if name == "striped":
-        vertical = rng.random() < 0.5
-        for t in range(-p + o, IMG, p):
-            d.rectangle([t, 0, t + p // 2 - 1, IMG] if vertical else [0, t, IMG, t + p // 2 - 1], fill=fg)
-    elif name == "polka-dotted":
-        rr = p // 4 + 1
-        for yy in range(o - p, IMG + p, p):
-            for xx in range(o - p, IMG + p, p):
-                d.ellipse([xx - rr, yy - rr, xx + rr, yy + rr], fill=fg)
-    elif name == "chequered":
-        for yy in range(0, IMG, p):
-            for xx in range(0, IMG, p):
-                if (xx // p + yy // p) % 2 == 0:
-                    d.rectangle([xx, yy, xx + p - 1, yy + p - 1], fill=fg)
-    elif name == "zigzagged":
-        for yy in range(o - p, IMG + p, p):
-            pts = [(xx, yy + (p // 2 if (xx // (p // 2 + 1)) % 2 else 0)) for xx in range(0, IMG + p, p // 2 + 1)]
-            d.line(pts, fill=fg, width=2)
-    elif name == "grid":
-        for t in range(o, IMG, p):
-            d.line([(t, 0), (t, IMG)], fill=fg, width=1)
-            d.line([(0, t), (IMG, t)], fill=fg, width=1)
 
 
 def _poly(cx, cy, r, n, rot):

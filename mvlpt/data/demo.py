@@ -125,7 +125,13 @@ def _digit(name, rng):
 def _texture(name, rng):
     bg, fg = _bg(rng), _fg(rng)
     img = Image.new("RGB", (IMG, IMG), bg)
-    d = ImageDraw.Draw(img)
+    draw_texture(ImageDraw.Draw(img), name, rng, fg)
+    return img
+
+
+def draw_texture(d, name, rng, fg):
+    """Draw texture ``name`` (striped, polka-dotted, chequered, zigzagged, grid) in colour ``fg`` on the
+    ``ImageDraw`` ``d``; period and offset drawn from ``rng`` (shared with the demo CLIP's pre-training)."""
     p = int(rng.integers(8, 13))
     o = int(rng.integers(0, p))
     if name == "striped":
@@ -151,7 +157,6 @@ def _texture(name, rng):
         for t in range(o, IMG, p):
             d.line([(t, 0), (t, IMG)], fill=fg, width=1)
             d.line([(0, t), (IMG, t)], fill=fg, width=1)
-    return img
 
 
 def _arrow(name, rng):
