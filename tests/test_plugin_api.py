@@ -120,6 +120,28 @@ def test_non_transferable_method_is_one_line():
         canonical_method("NoSuchMethod")
 
 
+def test_non_transferable_method_runs_as_a_baseline(tmp_path, capsys):
+    """Tip-Adapter (transferable = False) is a plain single-task baseline run (no source); as a source,
+    a target from a source, or M<name> it is one line; the demo runs it next to a transferable method
+    and refuses a list of baselines only, with one line and exit 2, before anything runs."""
+    from mvlpt.errors import ConfigError
+    from mvlpt.multitask import demo, recipe
+    from mvlpt.multitask.runner import RunSpec
+
+    argv = RunSpec(str(tmp_path / "b"), ["DemoColors"], method="TipAdapter").argv()
+    assert argv[argv.index("--trainer") + 1] == "TipAdapter"
+    assert recipe.is_transferable("CoOp") and not recipe.is_transferable("TipAdapter")
+    with pytest.raises(ConfigError, match="cannot be an MVLPT source or target"):
+        RunSpec(str(tmp_path / "t"), ["DemoColors"], method="TipAdapter", init_from=str(tmp_path)).argv()
+    with pytest.raises(ConfigError, match="cannot be an MVLPT source or target"):
+        recipe.canonical_method("MTipAdapter", transfer=False)
+    assert demo.main([str(tmp_path / "demo"), "--methods", "TipAdapter,TipAdapterF"]) == 2
+    err = capsys.readouterr()
+    assert err.err.strip().splitlines() == ["mvlpt demo: error: --methods needs at least one transferable method "
+                                            "(e.g. CoOp); TipAdapter, TipAdapterF can only run as baselines next to one"]
+    assert "[demo]" not in err.out and not (tmp_path / "demo").exists()
+
+
 def test_docs_example(tmp_path, monkeypatch):
     """docs/ADDING_A_METHOD.md's example file, as written there: registers, has its config node, adds
     its term, and keeps its anchor through procedure state."""

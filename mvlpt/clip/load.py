@@ -236,9 +236,13 @@ def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", devi
     elif src == "demo":
         qg = True if quick_gelu is None else quick_gelu
         sd = _demo_state_dict(oc_name)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # open_clip's "no pretrained weights loaded": they are, below
             warnings.simplefilter("ignore")
-            model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)
+            logging.getLogger().disabled, was = True, logging.getLogger().disabled
+            try:
+                model = open_clip.create_model(oc_name, pretrained=None, force_quick_gelu=qg)
+            finally:
+                logging.getLogger().disabled = was
         missing, unexpected = model.load_state_dict(sd, strict=False)
         if [k for k in missing if not k.endswith("attn_mask")] or unexpected:
             raise CLIPLoadError(f"demo CLIP weights do not fit {oc_name}: missing {missing[:3]}, "

@@ -53,6 +53,17 @@ def _opts(d):
 
 
 def main(argv=None):
+    """Entry point; a user error (unknown method, bad config ...) is one line on stderr, exit 2."""
+    from mvlpt.errors import MvlptError
+
+    try:
+        return _main(argv)
+    except MvlptError as e:
+        print(f"mvlpt demo: error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+def _main(argv=None):
     p = argparse.ArgumentParser(prog="python -m mvlpt.multitask.demo", description=__doc__.splitlines()[0])
     p.add_argument("output_dir", nargs="?", default="output/demo")
     p.add_argument("--config", default=DEFAULT_CONFIG, help="demo recipe yaml (configs/demo/demo.yaml)")
@@ -76,7 +87,6 @@ def main(argv=None):
     if a.seeds:
         cfg["target_seeds"] = list(range(1, a.seeds + 1))
     out = os.path.abspath(a.output_dir)
-    os.makedirs(out, exist_ok=True)
     t0 = time.time()
 
     from mvlpt.data import ensure_demo_data
@@ -85,6 +95,23 @@ def main(argv=None):
     from . import recipe
     from .demo_progress import epoch_history, epoch_lines, plot_loss_curves
     from .shared import shared_resources
+
+    listed = cfg.get("methods") or [cfg["method"]]
+    listed = [listed] if isinstance(listed, str) else list(listed)
+    for m in listed:  # an unknown name is one line before anything runs
+        recipe.canonical_method(m, transfer=False)
+    # methods whose state cannot move between tasks (Tip-Adapter's cache of one task's images) run as
+    # single-task baselines only: no source stage, no M<name> columns
+    methods = [m for m in listed if recipe.is_transferable(m)]
+    only_baseline = [m for m in listed if m not in methods]
+    if not methods:
+        from mvlpt.errors import ConfigError
+
+        raise ConfigError("--methods needs at least one transferable method (e.g. CoOp); "
+                          f"{', '.join(only_baseline)} can only run as baselines next to one")
+    if only_baseline:
+        print(f"[demo] {', '.join(only_baseline)}: not transferable, run as single-task baselines only")
+    os.makedirs(out, exist_ok=True)
 
     def show(run_dir, name):
         for ln in epoch_lines(run_dir, name, every=a.print_every):
@@ -109,8 +136,6 @@ def main(argv=None):
     cfg["opts"].setdefault("TRAIN.PRINT_FREQ", 100000)  # one progress line per epoch (its last batch)
     common = recipe.Common(backbone=backbone, pretrained=weights, shots=cfg["shots"], nctx=cfg["nctx"],
                            opts=_opts(cfg.get("opts")), quiet=not a.verbose)
-    methods = cfg.get("methods") or [cfg["method"]]
-    methods = [methods] if isinstance(methods, str) else list(methods)
     method = methods[0]  # the transferability study uses the first one
     with shared_resources():
         sources = {}
@@ -125,7 +150,7 @@ def main(argv=None):
             print(f"[demo]     source prompt: {sources[m]}")
         names = ", ".join(recipe.multitask_name(m) for m in methods)
         print(f"[demo] 2/4 target stage on {cfg['target_tasks']}: {names} (init from source, verified), "
-              f"grouped {list(cfg['groups'])}, baselines {', '.join(methods)} / ZS-CLIP / linear probe")
+              f"grouped {list(cfg['groups'])}, baselines {', '.join(methods + only_baseline)} / ZS-CLIP / linear probe")
         for seed in cfg["target_seeds"]:
             for task in cfg["target_tasks"]:
                 for m in methods:
@@ -138,6 +163,9 @@ def main(argv=None):
                     show(r["output_dir"], f"{recipe.multitask_name(m)} {task} seed{seed}")
                     b = recipe.baseline(out, task, m, seed, common)
                     show(b["output_dir"], f"{m} {task} seed{seed}")
+                for m in only_baseline:
+                    b = recipe.baseline(out, task, m, seed, common)
+                    show(b["output_dir"], f"{m} {task} seed{seed}")
                 recipe.zeroshot(out, task, seed, common)
                 recipe.linear_probe(out, task, seed, common)
             for m in methods:
@@ -146,6 +174,7 @@ def main(argv=None):
         print("[demo] 3/4 results table")
         recs = collect(os.path.join(out, "target"))
         wanted = [l for m in methods for l in (recipe.multitask_name(m), f"{recipe.multitask_name(m)}-group", m)]
+        wanted += [recipe.canonical_method(m, transfer=False) for m in only_baseline]
         labels = [l for l in wanted + ["ZS-CLIP", "LinearProbe"] if any(r["label"] == l for r in recs)]
         table = build_table(recs, tasks=cfg["target_tasks"], labels=labels)
         title = "MVLPT demo" + ("" if real else " (RANDOM CLIP WEIGHTS: smoke test, not results)")

@@ -37,10 +37,22 @@ class Common:
 
 def multitask_name(method: str) -> str:
     """MCoOp / MVPT / MUPT, ``M<name>`` for any other transferable method (MMaPLe), baselines as they are."""
-    m = canonical_method(method)
+    m = canonical_method(method, transfer=False)
     if m in METHODS:
         return METHODS[m]["multitask_name"]
     return m if m in BASELINES else "M" + m
+
+
+def is_transferable(method: str) -> bool:
+    """Whether ``method`` can be an MVLPT source/target (its prompt state moves between tasks)."""
+    from mvlpt.errors import ConfigError
+
+    try:
+        canonical_method(method)
+        return True
+    except ConfigError:
+        canonical_method(method, transfer=False)  # unknown names still raise
+        return False
 
 
 def source_stage(out: str, tasks: Sequence[str], method: str, seeds: Sequence[int], common: Common,
@@ -65,8 +77,9 @@ def source_stage(out: str, tasks: Sequence[str], method: str, seeds: Sequence[in
 
 
 def target_single(out, task, method, seed, common: Common, source: str = "") -> Dict:
-    """Single-task adaptation; with ``source`` the prompt starts from it (verified)."""
-    method = canonical_method(method)
+    """Single-task adaptation; with ``source`` the prompt starts from it (verified). Without ``source``
+    (a baseline) any registered method runs, transferable or not (Tip-Adapter)."""
+    method = canonical_method(method, transfer=bool(source))
     label = multitask_name(method) if source else method
     d = os.path.join(out, "target", label, task, f"seed{seed}")
     return run(common.spec(d, [task], method, seed, extra=common.target_opts, init_from=source, label=label),

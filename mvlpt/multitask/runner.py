@@ -60,19 +60,22 @@ def _registered():
     return REGISTERED
 
 
-def canonical_method(name: str) -> str:
+def canonical_method(name: str, transfer: bool = True) -> str:
     """The method a recipe name means: CoOp/VPT/UPT (MVLPT layout), ``M<name>`` → ``<name>``, or any
-    registered method with ``transferable = True``. Anything else is one :class:`ConfigError` line."""
+    registered method with ``transferable = True``. ``transfer=False`` (a plain single-task baseline run,
+    no source, no averaging) also accepts registered methods that cannot be transferred (Tip-Adapter),
+    except under their ``M<name>``. Anything else is one :class:`ConfigError` line."""
     from mvlpt.errors import ConfigError
 
     m = ALIASES.get(name, name)
     if m in METHODS or m in BASELINES:
         return m
     registered = _registered()
-    if m not in registered and m.startswith("M") and m[1:] in registered:
+    multitask = m not in registered and m.startswith("M") and m[1:] in registered
+    if multitask:
         m = m[1:]
     if m in registered:
-        if not getattr(registered[m].learner, "transferable", True):
+        if (transfer or multitask) and not getattr(registered[m].learner, "transferable", True):
             raise ConfigError(f"method {m} cannot be an MVLPT source or target: its state cannot be averaged "
                               f"over runs and moved to other tasks ({registered[m].learner.__name__}."
                               f"transferable is False); evaluate it as a baseline instead")
@@ -83,12 +86,12 @@ def canonical_method(name: str) -> str:
 
 def trainer_name(method: str) -> str:
     """``MVLPT`` for the paper's three families, else the method's own trainer name."""
-    m = canonical_method(method)
+    m = canonical_method(method, transfer=False)
     return "MVLPT" if m in METHODS else m
 
 
 def method_opts(method: str, nctx: Optional[int] = None) -> List[str]:
-    m = canonical_method(method)
+    m = canonical_method(method, transfer=False)
     if m in METHODS:
         return [str(x) for x in METHODS[m]["opts"](int(nctx or METHODS[m]["nctx"]))]
     if m in BASELINES or not nctx:
@@ -121,7 +124,7 @@ class RunSpec:
     group: str = ""                   # group name of a grouped run (dropped from the default label)
 
     def argv(self) -> List[str]:
-        method = canonical_method(self.method)
+        method = canonical_method(self.method, transfer=bool(self.init_from))
         a = ["--output-dir", self.output_dir, "--seed", str(self.seed), "--backbone", self.backbone]
         if self.root:
             a += ["--root", self.root]
@@ -254,7 +257,7 @@ def run(spec: RunSpec, force: bool = False, quiet: bool = False, resources: Opti
         trainer.feature_store.drop(trainer._store_token)
         if check is not None:
             atomic_write_json(os.path.join(out, "init_check.json"), check)
-        meta = {"datasets": list(spec.datasets), "method": canonical_method(spec.method), "seed": spec.seed,
+        meta = {"datasets": list(spec.datasets), "method": canonical_method(spec.method, transfer=False), "seed": spec.seed,
                 "init_from": os.path.abspath(spec.init_from) if spec.init_from else "",
                 "final_model": cfg.TEST.FINAL_MODEL, "epochs": cfg.OPTIM.MAX_EPOCH}
         if spec.label:
