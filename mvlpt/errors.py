@@ -32,3 +32,15 @@ class NonFiniteLossError(MvlptError, FloatingPointError):
     """The training loss became NaN or inf."""
 
     exit_code = 3
+
+
+def run_main(prog: str, fn, argv=None) -> int:
+    """Run a command-line entry point ``fn(argv)``; a :class:`MvlptError` becomes one line on stderr
+    (``<prog>: error: <message>``) and its exit code instead of a traceback."""
+    import sys
+
+    try:
+        return fn(argv)
+    except MvlptError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return e.exit_code

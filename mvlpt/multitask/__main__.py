@@ -17,13 +17,9 @@ import sys
 
 def main(argv=None):
     """Entry point; a user error (unknown or non-transferable method, bad config ...) is one line, exit 2."""
-    from mvlpt.errors import MvlptError
+    from mvlpt.errors import run_main
 
-    try:
-        return _main(argv)
-    except MvlptError as e:
-        print(f"mvlpt.multitask: error: {e}", file=sys.stderr)
-        return e.exit_code
+    return run_main("mvlpt.multitask", _main, argv)
 
 
 def _main(argv=None):

@@ -54,13 +54,9 @@ def _opts(d):
 
 def main(argv=None):
     """Entry point; a user error (unknown method, bad config ...) is one line on stderr, exit 2."""
-    from mvlpt.errors import MvlptError
+    from mvlpt.errors import run_main
 
-    try:
-        return _main(argv)
-    except MvlptError as e:
-        print(f"mvlpt demo: error: {e}", file=sys.stderr)
-        return e.exit_code
+    return run_main("mvlpt demo", _main, argv)
 
 
 def _main(argv=None):
