@@ -23,6 +23,8 @@ from test_engine_support import base_args, make_image_folder
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
 
+#: 2 ranks vs 1 process: frozen training features (encoded in other batches)
+FEAT_ATOL = 1e-5
 #: 2 ranks vs 1 process: the prompt after training (float32 sums in another order, see the report)
 CTX_ATOL = 1e-5
 #: per-step losses logged by rank 0 (averaged over ranks) vs the one-process loss of the same batch
@@ -136,17 +138,22 @@ def _trainer_run(rank, world, tmp):
     return res
 
 
-def _worker(rank, world, tmp, trainer):
+def _run(rank, world, tmp, fn):
     dist.init_process_group("gloo", init_method=f"file://{os.path.join(tmp, f'pg-{world}')}", rank=rank,
                             world_size=world)
     try:
-        res = {"eval": _sharded_results(rank, world, tmp)}
-        if trainer:
-            res["trainer"] = _trainer_run(rank, world, tmp)
+        res = fn(rank, world, tmp)
     finally:
         dist.destroy_process_group()
     with open(os.path.join(tmp, f"res-{world}-{rank}.json"), "w") as f:
         json.dump(res, f)
+
+
+def _worker(rank, tmp):
+    """3 processes: the evaluator on 3 ranks; then ranks 0-1 form a 2-rank group (one start-up)."""
+    _run(rank, 3, tmp, lambda r, w, d: {"eval": _sharded_results(r, w, d)})
+    if rank < 2:
+        _run(rank, 2, tmp, lambda r, w, d: {"eval": _sharded_results(r, w, d), "trainer": _trainer_run(r, w, d)})
 
 
 @pytest.fixture(scope="module")
@@ -154,11 +161,14 @@ def runs(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("ddp_eval"))
     _data(tmp)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    out = {}
-    for world, trainer in ((3, False), (2, True)):
-        mp.spawn(_worker, args=(world, tmp, trainer), nprocs=world, join=True)
-        out[world] = [json.load(open(os.path.join(tmp, f"res-{world}-{r}.json"))) for r in range(world)]
-    return tmp, out
+    import mvlpt.engine.trainer  # noqa: F401  (imported once here; the forked workers inherit it)
+    import mvlpt.launch  # noqa: F401
+    from mvlpt.config import get_cfg_default
+
+    get_cfg_default()  # registers the methods' config nodes
+    # fork: the workers inherit the parent's imports (no torch / mvlpt re-import per process)
+    mp.start_processes(_worker, args=(tmp,), nprocs=3, join=True, start_method="fork")
+    return tmp, {w: [json.load(open(os.path.join(tmp, f"res-{w}-{r}.json"))) for r in range(w)] for w in (2, 3)}
 
 
 @pytest.mark.parametrize("world", [2, 3])
@@ -226,12 +236,15 @@ def test_two_ranks_train_like_one_process(runs, monkeypatch):
     t, scalars = _train(_trainer_cfg(tmp, os.path.join(tmp, "one"), 4))
     feats, labels = t.feature_store.table(("train", t._store_token))
     assert labels.tolist() == r0["train_labels"]
-    assert torch.equal(feats, torch.tensor(r0["train_feats"]))  # same images, same encoder, same order
+    # same images, same encoder, same order; other batch compositions (shards) -> float32 rounding only
+    feat_diff = (feats - torch.tensor(r0["train_feats"])).abs().max().item()
+    assert feat_diff <= FEAT_ATOL
     one_loss = [s for s in scalars if s[0] in ("train/loss", "train/acc")]
     assert [s[0::2] for s in one_loss] == [tuple(s[0::2]) for s in r0["loss"]]
     diffs = [abs(a[1] - b[1]) for a, b in zip(one_loss, r0["loss"])]
     assert max(diffs) <= LOSS_ATOL, diffs
     ctx_diff = (t.learner.ctx.detach() - torch.tensor(r0["ctx"])).abs().max().item()
-    print(f"\n2 ranks vs 1 process: max |ctx diff| {ctx_diff:.3g}, max |logged loss/acc diff| {max(diffs):.3g}")
+    print(f"\n2 ranks vs 1 process: max |train feature diff| {feat_diff:.3g}, max |ctx diff| {ctx_diff:.3g}, "
+          f"max |logged loss/acc diff| {max(diffs):.3g}")
     assert ctx_diff <= CTX_ATOL
     assert t.final_results == r0["results"]

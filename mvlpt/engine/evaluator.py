@@ -32,6 +32,46 @@ class EvaluatorBase:
         raise NotImplementedError
 
     def evaluate(self):
+        raise NotImplementedError
+
+
+@EVALUATOR_REGISTRY.register()
+class Classification(EvaluatorBase):
+    """Classification evaluator, compatible with Dassl's (same keys, percentages, printed summary)."""
+
+    def __init__(self, cfg, lab2cname=None, tasks=None, log=print, **kwargs):
+        super().__init__(cfg)
+        self._lab2cname = lab2cname or {}
+        self.tasks = list(tasks or [])
+        self.log = log
+        self.reset()
+
+    def reset(self):
+        self._logits, self._gt, self._task, self._index = [], [], [], []
+
+    def process(self, mo, gt, task=None, index=None):
+        """``mo``: logits (B, C); ``gt``: labels (B,); optional task ids and sample indices."""
+        self._logits.append(mo.detach().float().cpu())
+        self._gt.append(gt.detach().long().cpu())
+        if task is not None:
+            self._task.append(torch.as_tensor(task).long().cpu())
+        if index is not None:
+            self._index.append(torch.as_tensor(index).long().cpu())
+
+    def state(self):
+        """Everything processed so far (to gather across DDP ranks)."""
+        cat = lambda xs: torch.cat(xs) if xs else None  # noqa: E731
+        return {"logits": cat(self._logits), "gt": cat(self._gt), "task": cat(self._task),
+                "index": cat(self._index)}
+
+    def load_state(self, st):
+        self.reset()
+        for key, dst in (("logits", self._logits), ("gt", self._gt), ("task", self._task),
+                         ("index", self._index)):
+            if st.get(key) is not None:
+                dst.append(st[key])
+
+    def evaluate(self):
         st = self.state()
         logits, gt = st["logits"], st["gt"]
         if logits is None:
