@@ -248,3 +248,15 @@ def test_two_ranks_train_like_one_process(runs, monkeypatch):
           f"max |logged loss/acc diff| {max(diffs):.3g}")
     assert ctx_diff <= CTX_ATOL
     assert t.final_results == r0["results"]
+
+
+def test_shard_sampler_blocks_cover_every_index_once():
+    from mvlpt.data import ShardSampler
+
+    for n in (0, 1, 2, 5, 21, 100):
+        for world in (1, 2, 3, 8):
+            blocks = [list(ShardSampler(n, world, r)) for r in range(world)]
+            assert sum(blocks, []) == list(range(n))  # disjoint, in order, nothing padded
+            assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
+    with pytest.raises(ValueError, match="rank 2 outside"):
+        ShardSampler(5, 2, 2)
