@@ -47,12 +47,13 @@ def _eval_cases():
     n = 41
     tid = torch.randint(0, len(tasks), (n,), generator=g)
     tid[tid == 1] = torch.where(torch.rand(int((tid == 1).sum()), generator=g) < 0.5, 1, 0)  # fewer mpc rows
+    tid[[3, 30]] = 2  # two "voc" rows on different ranks ...
     labels = torch.stack([tasks[int(t)].offset + torch.randint(0, tasks[int(t)].num_classes, (1,), generator=g)[0]
                           for t in tid])
     labels[(tid == 1) & (labels == 4 + 4)] = 4  # class 4 of "mpc" never present: its column must not count
     labels[(tid == 2) & (torch.rand(n, generator=g) < 0.3)] = -1  # negative images of the multilabel task
     logits = torch.randn(n, 15, generator=g)
-    logits[3] = logits[5]  # equal scores (mAP ties across ranks)
+    logits[30] = logits[3]  # ... with equal scores (an mAP tie across ranks)
     cases = {"multitask": ({"PER_CLASS_RESULT": True}, tasks, logits, labels, tid)}
     m = 29
     y = torch.randint(0, 6, (m,), generator=g)
