@@ -68,6 +68,9 @@ def _add_model_optim_train_test(cfg):
     cfg.TEST.NO_TEST = False
     cfg.TEST.SPLIT = "test"  # val | test
     cfg.TEST.FINAL_MODEL = "last_step"  # last_step | best_val
+    # DDP only (world size > 1): each rank scores its own block of val/test and the metrics are reduced
+    # over the ranks (same values as one process); False = every rank scores the whole split (old behaviour)
+    cfg.TEST.SHARDED_EVAL = True
 
 
 def _add_trainer_nodes(cfg):

@@ -14,7 +14,7 @@ from mvlpt.registry import DATASET_REGISTRY
 from .datum import DatasetBase
 from .io import ConfigError, DatasetError, read_image, set_allow_truncated_images
 from .multitask import merge_datasets, resolve_task_names
-from .samplers import TaskBalancedSampler, dist_info, rank_seed
+from .samplers import ShardSampler, TaskBalancedSampler, dist_info, rank_seed
 from .transforms import build_transform, is_deterministic
 
 __all__ = ["build_dataset", "build_single_dataset", "build_multitask", "DataManager", "DatasetWrapper",
@@ -184,12 +184,18 @@ class DataManager:
     Args:
         cfg: config with the data keys (:func:`add_data_config`).
         custom_tfm_train / custom_tfm_test: transforms overriding the configured ones.
-        is_distributed: use ``DistributedSampler`` for train (and test with ``DATALOADER.TEST.DISTRIBUTED``).
+        is_distributed: use ``DistributedSampler`` for train; val / test: see ``sharded_eval``.
         dataset: an already built dataset (skips :func:`build_dataset`).
         seed: the run's effective seed (default :func:`resolve_seed`: ``SEED``, or the drawn seed
             for ``SEED -1``). It drives the few-shot draws (unless ``DATASET.FEWSHOT_SEED`` is set),
             every train sampler (random, task-balanced, distributed) and, under DDP, the per-rank
             augmentation / worker seeds.
+        sharded_eval: under DDP (``is_distributed`` with more than one process), give each rank its
+            contiguous block of the val / test split (:class:`~mvlpt.data.samplers.ShardSampler`: no
+            padding, every image scored once; the engine then reduces the metrics over the ranks).
+            Default: ``TEST.SHARDED_EVAL`` when the config has it, else True. False: every rank loads
+            the whole split (``SequentialSampler``), or with ``DATALOADER.TEST.DISTRIBUTED`` a padded
+            ``DistributedSampler`` share, as before. Ignored on one process.
 
     Under DDP (``is_distributed``) the batch count is decided per rank: each rank holds
     ``ceil(N / world_size)`` train items, ``drop_last`` (``DATALOADER.TRAIN_X.DROP_LAST``: ``auto`` =
@@ -209,7 +215,7 @@ class DataManager:
     """
 
     def __init__(self, cfg, custom_tfm_train=None, custom_tfm_test=None, is_distributed=False, dataset=None,
-                 seed=None):
+                 seed=None, sharded_eval=None):
         self.seed = resolve_seed(cfg, seed)
         if int(cfg.get("SEED", -1)) < 0:
             log.info("SEED -1: the data pipeline uses the drawn seed %d", self.seed)
@@ -217,6 +223,10 @@ class DataManager:
         self.cfg = cfg
         self.is_distributed = is_distributed
         self.rank, self.world_size = dist_info() if is_distributed else (0, 1)
+        if sharded_eval is None:
+            sharded_eval = (cfg.TEST.get("SHARDED_EVAL", True) if "TEST" in cfg else True)
+        #: True when each rank holds only its block of val / test (DDP and ``sharded_eval``)
+        self.sharded_eval = bool(sharded_eval) and self.world_size > 1
         _check_loader_cfg(cfg)
         set_allow_truncated_images(cfg.DATASET.get("ALLOW_TRUNCATED_IMAGES", False))
         self.dataset = dataset if dataset is not None else build_dataset(cfg)
@@ -273,6 +283,8 @@ class DataManager:
             return DistributedSampler(data, num_replicas=self.world_size, rank=self.rank,
                                       shuffle=sampler_type != "SequentialSampler", seed=self.seed)
         if not is_train:
+            if self.sharded_eval:
+                return ShardSampler(data, num_replicas=self.world_size, rank=self.rank)
             if self.is_distributed and self.cfg.DATALOADER.TEST.get("DISTRIBUTED", False):
                 return DistributedSampler(data, shuffle=False)
             return SequentialSampler(data)

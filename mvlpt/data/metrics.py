@@ -9,6 +9,13 @@ Definitions follow the ELEVATER toolkit MVLPT vendors (``datasets/metrics.py``):
   threshold plus the point (P=1, R=0); interpolated precision ``max{P : R >= t}`` at
   ``t in numpy.linspace(1, 0, 11)``; mean over those 11 values, then over classes.
 * ``macro_f1``: unweighted mean F1 over classes present in labels or predictions.
+
+Reducible forms (sharded evaluation under DDP): :func:`count_table` turns predictions and labels into
+per-class counts that add up over disjoint parts of a split (:func:`merge_count_tables`);
+:func:`metric_from_counts` and :func:`classification_metrics_from_counts` compute ``accuracy``,
+``mean_per_class`` and ``macro_f1`` from them with the same floating-point operations as the
+functions above, so the values are identical to the ones on the whole split. ``11point_mAP`` needs
+every sample's scores (:func:`task_metric` on the gathered rows of its task).
 """
 from __future__ import annotations
 
@@ -17,7 +24,9 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-__all__ = ["accuracy", "mean_per_class_accuracy", "macro_f1", "classification_metrics", "map_11point", "compute_metric", "evaluate_tasks"]
+__all__ = ["accuracy", "mean_per_class_accuracy", "macro_f1", "classification_metrics", "map_11point", "compute_metric",
+           "evaluate_tasks", "task_metric", "summarise_tasks", "count_table", "merge_count_tables",
+           "metric_from_counts", "classification_metrics_from_counts", "COUNTABLE_METRICS"]
 
 
 def _np(x):
@@ -151,20 +160,105 @@ def evaluate_tasks(logits, labels, task_ids, tasks: Sequence, average_key: str =
         if not rows.any():
             continue
         sl = slice(t.offset, t.offset + t.num_classes)
-        st = s[rows][:, sl]
-        if y.ndim == 2:
-            yt = y[rows][:, sl]
-            if t.metric != "11point_mAP":
-                yt = yt.argmax(axis=1)
-        else:
-            yt = y[rows] - t.offset
-            if t.metric == "11point_mAP":
-                oh = np.zeros_like(st)
-                ok = (yt >= 0) & (yt < t.num_classes)
-                oh[np.where(ok)[0], yt[ok]] = 1
-                yt = oh
-        out[t.name] = compute_metric(t.metric, st, yt)
+        out[t.name] = task_metric(t, s[rows][:, sl], y[rows][:, sl] if y.ndim == 2 else y[rows])
+    return summarise_tasks(out, average_key)
+
+
+def task_metric(task, scores, labels) -> float:
+    """One task's metric on its rows: ``scores`` (n, task.num_classes) (the task's columns), ``labels``
+    (n,) *global* labels or (n, task.num_classes) multi-hot targets (:func:`evaluate_tasks` per task)."""
+    st, y = scores, labels
+    if y.ndim == 2:
+        yt = y
+        if task.metric != "11point_mAP":
+            yt = yt.argmax(axis=1)
+    else:
+        yt = y - task.offset
+        if task.metric == "11point_mAP":
+            oh = np.zeros_like(st)
+            ok = (yt >= 0) & (yt < task.num_classes)
+            oh[np.where(ok)[0], yt[ok]] = 1
+            yt = oh
+    return compute_metric(task.metric, st, yt)
+
+
+def summarise_tasks(out: Dict[str, float], average_key: str = "average") -> Dict[str, float]:
+    """Add ``mean`` and ``score`` to ``{task name: value}`` (see :func:`evaluate_tasks`)."""
     vals = [v for v in out.values() if not np.isnan(v)]
     out["mean"] = float(np.mean(vals)) if vals else float("nan")
     out["score"] = out.get(average_key, out["mean"]) if average_key not in ("average", "mean") else out["mean"]
     return out
+
+
+# ---------------------------------------------------------------------------------------- reducible forms
+#: metrics computed from :func:`count_table` counts (the others need every sample's scores)
+COUNTABLE_METRICS = ("accuracy", "mean_per_class", "macro_f1")
+
+
+def count_table(preds, labels) -> Dict[str, np.ndarray]:
+    """Per-class counts of predicted ids ``preds`` (n,) against ``labels`` (n,): ``{"cls": every id
+    occurring in labels or preds (sorted), "n": rows labelled cls, "pred": rows predicted cls, "tp":
+    rows both}`` (int64 arrays). Counts of disjoint parts of a split add up (:func:`merge_count_tables`).
+
+    >>> {k: v.tolist() for k, v in count_table([0, 2, 2], [0, 1, 2]).items()}
+    {'cls': [0, 1, 2], 'n': [1, 1, 1], 'pred': [1, 0, 2], 'tp': [1, 0, 1]}
+    """
+    p, y = _np(preds).astype(np.int64).reshape(-1), _np(labels).astype(np.int64).reshape(-1)
+    cls = np.union1d(y, p)
+
+    def count(v):
+        return np.bincount(np.searchsorted(cls, v), minlength=len(cls)).astype(np.int64)
+
+    return {"cls": cls, "n": count(y), "pred": count(p), "tp": count(y[p == y])}
+
+
+def merge_count_tables(tables) -> Dict[str, np.ndarray]:
+    """The :func:`count_table` of the union of the parts whose tables are ``tables`` (None: no rows)."""
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return count_table(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    cls = np.unique(np.concatenate([t["cls"] for t in tables]))
+    out = {"cls": cls}
+    for k in ("n", "pred", "tp"):
+        acc = np.zeros(len(cls), np.int64)
+        for t in tables:
+            np.add.at(acc, np.searchsorted(cls, t["cls"]), t[k])
+        out[k] = acc
+    return out
+
+
+def metric_from_counts(name, table, f1_over: str = "union") -> float:
+    """``accuracy`` / ``mean_per_class`` / ``macro_f1`` (percent) from a :func:`count_table`, equal to the
+    functions above on the rows counted (``mean_per_class``: the predictions counted are the ones it
+    scores, i.e. restricted to the present classes' columns for the toolkit semantics)."""
+    from .datum import normalize_metric
+
+    name = normalize_metric(name)
+    n, tp, npred, cls = table["n"], table["tp"], table["pred"], table["cls"]
+    total = int(n.sum())
+    if total == 0:
+        return float("nan")
+    if name == "accuracy":
+        return float(np.float64(tp.sum()) / total * 100.0)
+    if name == "mean_per_class":
+        return float(np.mean([np.float64(tp[i]) / n[i] for i in range(len(cls)) if n[i] > 0]) * 100.0)
+    if name == "macro_f1":
+        keep = [i for i in range(len(cls)) if n[i] > 0 or (f1_over != "labels" and npred[i] > 0)]
+        f1s = []
+        for i in keep:
+            t, fp, fn = tp[i], npred[i] - tp[i], n[i] - tp[i]
+            f1s.append(0.0 if t == 0 else 2 * t / (2 * t + fp + fn))
+        return float(np.mean(f1s) * 100.0)
+    raise ValueError(f"metric {name!r} is not computed from counts (it needs every sample's scores)")
+
+
+def classification_metrics_from_counts(table) -> Dict[str, float]:
+    """:func:`classification_metrics` from the :func:`count_table` of its (plain argmax) predictions."""
+    total, correct = int(table["n"].sum()), int(table["tp"].sum())
+    if not total:
+        return {"total": 0, "correct": 0, "accuracy": 0.0, "error_rate": 100.0, "macro_f1": 0.0,
+                "mean_per_class_accuracy": 0.0}
+    acc = 100.0 * correct / total
+    return {"total": total, "correct": correct, "accuracy": acc, "error_rate": 100.0 - acc,
+            "macro_f1": metric_from_counts("macro_f1", table, f1_over="labels"),
+            "mean_per_class_accuracy": metric_from_counts("mean_per_class", table)}

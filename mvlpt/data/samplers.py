@@ -3,6 +3,8 @@
 * :class:`TaskBalancedSampler`: task-balanced sampling for merged multitask datasets, on one process
   or sharded over the ranks of a DDP run (each rank takes every ``num_replicas``-th draw of the one
   global stream, so the ranks together draw what one process draws).
+* :class:`ShardSampler`: one rank's contiguous block of an evaluation split (no padding, no repeats),
+  so that the ranks together score every sample exactly once.
 * :func:`rank_seed`: the augmentation / worker seed of a rank in an epoch.
 """
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["TaskBalancedSampler", "rank_seed", "dist_info"]
+__all__ = ["TaskBalancedSampler", "ShardSampler", "shard_range", "rank_seed", "dist_info"]
 
 
 def dist_info():
@@ -22,6 +24,47 @@ def dist_info():
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def shard_range(n: int, num_replicas: int, rank: int):
+    """``(start, stop)`` of rank ``rank``'s contiguous block of ``range(n)`` split over ``num_replicas``.
+
+    Block sizes differ by at most one (the first ``n % num_replicas`` ranks hold one more); the blocks
+    in rank order are ``range(n)`` itself. A rank may hold nothing when ``n < num_replicas``.
+
+    >>> [shard_range(5, 2, r) for r in (0, 1)], shard_range(1, 3, 2)
+    ([(0, 3), (3, 5)], (1, 1))
+    """
+    n, num_replicas, rank = int(n), max(1, int(num_replicas)), int(rank)
+    if not 0 <= rank < num_replicas:
+        raise ValueError(f"rank {rank} outside [0, {num_replicas})")
+    base, extra = divmod(n, num_replicas)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+class ShardSampler(Sampler):
+    """Rank ``rank``'s contiguous block of ``range(len(data))``, in order (sharded evaluation under DDP).
+
+    Unlike ``DistributedSampler`` nothing is padded or repeated: the blocks of the ``num_replicas``
+    ranks are disjoint, uneven by at most one item, and together (in rank order) they are the
+    dataset in its order, so every sample is scored exactly once and a metric reduced over the ranks
+    equals the one-process metric. ``data``: a sized collection (or its length).
+
+    >>> [list(ShardSampler(range(5), 2, r)) for r in (0, 1)]
+    [[0, 1, 2], [3, 4]]
+    """
+
+    def __init__(self, data, num_replicas=1, rank=0):
+        n = data if isinstance(data, int) else len(data)
+        self.num_replicas, self.rank = max(1, int(num_replicas)), int(rank)
+        self.start, self.stop = shard_range(n, self.num_replicas, self.rank)
+
+    def __len__(self):
+        return self.stop - self.start
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop))
 
 
 def rank_seed(seed: int, epoch: int, rank: int) -> int:

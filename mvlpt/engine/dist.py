@@ -2,8 +2,11 @@
 
 Launch with ``torchrun --nproc_per_node N train.py ...``: one process per device, gloo on CPU,
 nccl on GPU. Gradients of the prompt parameters are averaged across ranks after backward (the same
-as one process with the global batch when ranks see equal batch sizes); evaluation outputs are
-gathered and de-duplicated by sample index; rank 0 writes logs and checkpoints.
+as one process with the global batch when ranks see equal batch sizes); evaluation is sharded (each
+rank scores its block of the split, the evaluator reduces metric inputs, see
+:meth:`mvlpt.engine.evaluator.Classification.evaluate_sharded`), or with ``TEST.SHARDED_EVAL False``
+every rank scores the whole split and the outputs are gathered and de-duplicated by sample index;
+rank 0 writes logs and checkpoints, and its logged training meters are averaged over the ranks.
 """
 import os
 
@@ -83,6 +86,33 @@ def all_reduce_mean_(t):
     if x is not t:
         t.copy_(x)
     return t
+
+
+def all_gather_rows(t):
+    """Concatenation over ranks (in rank order) of each rank's rows ``t`` ``(n_r, ...)``.
+
+    ``n_r`` may differ between ranks; a rank with no rows passes ``None`` (or an empty tensor) and
+    the others' trailing shape and dtype are used (they must agree). Returns None when no rank has a
+    row. One process: ``t`` itself. The rows travel as tensors (one padded ``all_gather``)."""
+    if not is_dist():
+        return t
+    has = t is not None and t.shape[0] > 0
+    metas = all_gather_object((int(t.shape[0]), tuple(t.shape[1:]), t.dtype) if has else None)
+    ref = next((m for m in metas if m is not None), None)
+    if ref is None:
+        return None
+    sizes = [m[0] if m is not None else 0 for m in metas]
+    shape, dtype = ref[1], ref[2]
+    device = t.device if t is not None else torch.device("cpu")
+    if dist.get_backend() == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    pad = torch.zeros((max(sizes),) + shape, dtype=dtype, device=device)
+    if has:
+        pad[:t.shape[0]] = t.to(device=device, dtype=dtype)
+    parts = [torch.empty_like(pad) for _ in sizes]
+    dist.all_gather(parts, pad)
+    out = torch.cat([p[:k] for p, k in zip(parts, sizes)])
+    return out.to(t.device) if t is not None else out
 
 
 def merge_eval_states(states):

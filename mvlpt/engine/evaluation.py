@@ -6,6 +6,12 @@ encoded once (through the trainer's feature store) and every later evaluation st
 features: ``model_inference(image_features=...)``. A subclass that overrides ``model_inference`` keeps
 that path if its override accepts ``image_features``; an override with Dassl's one-argument signature
 ``model_inference(self, input)`` turns the cache off for evaluation, so the override always runs.
+
+Under DDP with ``TEST.SHARDED_EVAL`` (the default) each rank's val / test loader holds its own block
+of the split (:class:`~mvlpt.data.samplers.ShardSampler`), each rank encodes and scores only that
+block, and the evaluator reduces metric inputs over the ranks (``evaluate_sharded``); an evaluator
+without ``evaluate_sharded`` gets the ranks' states gathered (still one score per sample). With
+``TEST.SHARDED_EVAL False`` every rank scores the whole split and the outputs are gathered.
 """
 import inspect
 import json
@@ -82,6 +88,21 @@ class EvalMixin:
             yield (out, labels[s:s + bs], None if tasks is None else tasks[s:s + bs],
                    None if indices is None else indices[s:s + bs])
 
+    @property
+    def sharded_eval(self):
+        """Each rank holds a disjoint block of the evaluation splits (DDP, ``TEST.SHARDED_EVAL``)."""
+        return self.is_distributed and bool(getattr(self.dm, "sharded_eval", False))
+
+    def evaluate_split(self):
+        """The evaluator's results over the whole split, whatever part of it this rank processed."""
+        ev = self.evaluator
+        if self.sharded_eval and hasattr(ev, "evaluate_sharded"):
+            return ev.evaluate_sharded()
+        if self.is_distributed:
+            states = du.all_gather_object(ev.state())
+            ev.load_state(du.merge_eval_states(states))
+        return ev.evaluate()
+
     @torch.no_grad()
     def test(self, split=None):
         """Evaluate on ``split`` (``TEST.SPLIT`` by default); returns the first metric (accuracy)."""
@@ -95,10 +116,7 @@ class EvalMixin:
         self.log(f"Evaluate on the *{split}* set")
         for output, label, task, index in self._eval_batches(split, loader):
             self.evaluator.process(output, label, task, index)
-        if self.is_distributed:
-            states = du.all_gather_object(self.evaluator.state())
-            self.evaluator.load_state(du.merge_eval_states(states))
-        results = self.evaluator.evaluate()
+        results = self.evaluate_split()
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         self.set_model_mode("train")

@@ -84,29 +84,45 @@ class EpochSeedHook(HookBase):
 def train_features(t, with_labels=False):
     """Frozen, prompt-free image features of the training set in dataset order ``(N, D)`` (and the
     labels ``(N,)``), through the trainer's feature store: one encoding per run, shared with the
-    training feature cache."""
+    training feature cache.
+
+    Under DDP each rank encodes only its contiguous block of the training set
+    (:func:`mvlpt.data.samplers.shard_range`) and the blocks are all-gathered, so every rank holds the
+    same full table, in the same order as one process, for ``1/world_size`` of the encoding work."""
+    from mvlpt.data.samplers import ShardSampler
+
+    from mvlpt.engine import dist as du
+
     name = ("train", t._store_token)
     if t.feature_store.table(name) is None:
         loader = t.train_loader_x
         ds = loader.dataset
+        shard = ShardSampler(len(ds), t.world_size, t.rank) if t.is_distributed else None
         seq = torch.utils.data.DataLoader(ds, batch_size=max(1, t.cfg.DATALOADER.TEST.BATCH_SIZE),
-                                          shuffle=False, num_workers=loader.num_workers,
+                                          shuffle=False, sampler=shard, num_workers=loader.num_workers,
                                           collate_fn=loader.collate_fn)
-        feats = labels = None
+        feats, labels, idxs = [], [], []
         learner = t.learner
         was_training = learner.training
         learner.eval()
         with torch.no_grad(), t.autocast():
             for batch in seq:
-                idx = torch.as_tensor(batch["index"]).long().to(t.device)
-                f = t.encode_frozen(batch["img"].to(t.device))
-                if feats is None:
-                    feats = torch.zeros(len(ds), f.shape[-1], dtype=f.dtype, device=t.device)
-                    labels = torch.zeros(len(ds), dtype=torch.long, device=t.device)
-                feats[idx] = f
-                labels[idx] = torch.as_tensor(batch["label"]).long().to(t.device)
+                idxs.append(torch.as_tensor(batch["index"]).long().to(t.device))
+                feats.append(t.encode_frozen(batch["img"].to(t.device)))
+                labels.append(torch.as_tensor(batch["label"]).long().to(t.device))
         learner.train(was_training)
-        t.feature_store.put_table(name, (feats, labels))
+        cat = lambda xs: torch.cat(xs) if xs else None  # noqa: E731
+        feats, labels, idxs = cat(feats), cat(labels), cat(idxs)
+        if t.is_distributed:
+            feats, labels, idxs = du.all_gather_rows(feats), du.all_gather_rows(labels), du.all_gather_rows(idxs)
+        table = None
+        if feats is not None:
+            full_f = torch.zeros(len(ds), feats.shape[-1], dtype=feats.dtype, device=t.device)
+            full_l = torch.zeros(len(ds), dtype=torch.long, device=t.device)
+            full_f[idxs] = feats.to(t.device)
+            full_l[idxs] = labels.to(t.device)
+            table = (full_f, full_l)
+        t.feature_store.put_table(name, table if table is not None else (None, None))
     feats, labels = t.feature_store.table(name)
     return (feats, labels) if with_labels else feats
 
@@ -226,34 +242,63 @@ class CheckpointHook(HookBase):
 
 
 class LoggerHook(HookBase):
-    """Prints Dassl-style progress lines every ``TRAIN.PRINT_FREQ`` batches; TensorBoard scalars."""
+    """Prints Dassl-style progress lines every ``TRAIN.PRINT_FREQ`` batches; TensorBoard scalars.
+
+    The meters (``loss_summary``: loss, acc, loss terms) are, under DDP, the mean over the ranks of
+    each rank's step value: the step values since the last line are buffered and averaged in one
+    all-reduce per progress line (and one at the end of the epoch for the steps after the last line);
+    TensorBoard still gets one averaged value per step. On one process nothing is reduced (the
+    values are the ones logged before)."""
 
     def before_epoch(self):
         self.sums = {}
         self.count = 0
         self.tb_sum = 0.0
         self.time_sum = self.data_sum = 0.0
+        self.pending = []  # (n_iter, lr, {meter: this rank's value}) not yet averaged / written
+
+    def _flush(self):
+        """Average the pending steps' meters over the ranks (one all-reduce); update the epoch sums and
+        write the TensorBoard scalars. Returns the last step's averaged meters."""
+        from mvlpt.engine import dist as du
+
+        t = self.trainer
+        pending, self.pending = self.pending, []
+        if not pending:
+            return {}
+        rows = [dict(m) for _, _, m in pending]
+        if t.is_distributed:
+            keys = list(rows[0])
+            vals = torch.tensor([[float(r[k]) for k in keys] for r in rows], dtype=torch.float64)
+            vals = du.all_reduce_sum(vals) / du.get_world_size()
+            rows = [dict(zip(keys, map(float, v))) for v in vals]
+        for (n_iter, lr, _), row in zip(pending, rows):
+            for k, v in row.items():
+                self.sums[k] = self.sums.get(k, 0.0) + float(v)
+                t.write_scalar("train/" + k, float(v), n_iter)
+            t.write_scalar("train/lr", lr, n_iter)
+        return rows[-1]
 
     def after_step(self):
         t = self.trainer
         self.count += 1
-        for k, v in t.loss_summary.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
         self.time_sum += t._batch_time
         self.data_sum += t._data_time
         n_iter = t.epoch * t.num_batches + t.batch_idx
+        self.pending.append((n_iter, t.get_current_lr(), dict(t.loss_summary)))
         freq = max(1, t.cfg.TRAIN.PRINT_FREQ)
         if (t.batch_idx + 1) % freq == 0 or t.num_batches < freq and t.batch_idx + 1 == t.num_batches:
+            meters = self._flush()
             left = t.num_batches - t.batch_idx - 1 + (t.max_epoch - t.epoch - 1) * t.num_batches
             eta = datetime.timedelta(seconds=int(self.time_sum / self.count * left))
             parts = [f"epoch [{t.epoch + 1}/{t.max_epoch}]", f"batch [{t.batch_idx + 1}/{t.num_batches}]",
                      f"time {t._batch_time:.3f} ({self.time_sum / self.count:.3f})",
                      f"data {t._data_time:.3f} ({self.data_sum / self.count:.3f})"]
-            for k, v in t.loss_summary.items():
+            for k, v in meters.items():
                 parts.append(f"{k} {float(v):.4f} ({self.sums[k] / self.count:.4f})")
             parts.append(f"lr {t.get_current_lr():.4e}")
             parts.append(f"eta {eta}")
             t.log(" ".join(parts))
-        for k, v in t.loss_summary.items():
-            t.write_scalar("train/" + k, float(v), n_iter)
-        t.write_scalar("train/lr", t.get_current_lr(), n_iter)
+
+    def after_epoch(self):
+        self._flush()
