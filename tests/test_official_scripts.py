@@ -186,17 +186,24 @@ def test_base2new_train_then_test(which, coop_data, tmp_path):
                   opts="" if FULLSIZE else " TRAINER.MAPLE.PROMPT_DEPTH 3")  # the tiny CLIP has 3 layers, not 12
 
 
-def test_mvlpt_main_mt_coopdata_cut(coop_data, tmp_path):
-    """``bash scripts/mvlpt/main_mt_coopdata_cut.sh CoOp vit_b16 4 1 1``: one multitask MCoOp source run on
-    the 11 CoOp datasets (merged label space), model selected on the validation set, under
-    ``~/opensource/ckpt/`` as in the original (HOME is the temporary directory)."""
+@pytest.mark.parametrize("method", ["CoOp", "UPT", "VPT"])
+def test_mvlpt_main_mt_coopdata_cut(method, coop_data, tmp_path):
+    """``bash scripts/mvlpt/main_mt_coopdata_cut.sh CoOp|UPT|VPT vit_b16 4 1 1`` (each of the script's three
+    branches): one multitask source run on the 11 CoOp datasets (merged label space), model selected on the
+    validation set, under ``~/opensource/ckpt/`` as in the original (HOME is the temporary directory)."""
     w = workdir(tmp_path, "mvlpt/main_mt_coopdata_cut.sh")
-    bash(["scripts/mvlpt/main_mt_coopdata_cut.sh", "CoOp", "vit_b16", "4", "1", "1"], w, coop_data, tmp_path,
+    bash(["scripts/mvlpt/main_mt_coopdata_cut.sh", method, "vit_b16", "4", "1", "1"], w, coop_data, tmp_path,
          ONE_EPOCH)
     tasks = "ImageNet,Caltech101,Food101,StanfordCars,OxfordPets,OxfordFlowers,FGVCAircraft,SUN397," \
             "DescribableTextures,EuroSAT,UCF101"
-    run = tmp_path / "home" / "opensource" / "ckpt" / tasks / "CoOp" / "vit_b16_1shots" / "nctx4_csc_ctp" / "seed1"
+    run = tmp_path / "home" / "opensource" / "ckpt" / tasks / method / "vit_b16_1shots" / "nctx4_csc_ctp" / "seed1"
     log = assert_trained(str(run), 200 if FULLSIZE else 1, test_line=False)
     info = json.load(open(run / "run.json"))
-    assert info["method"] == "CoOp" and info["tasks"] == tasks.split(",") and info["final_model"] == "best_val"
-    assert "UCF101" in log and "EuroSAT" in log
+    assert (info["method"], info["trainer"], info["protocol"]) == (method, "MVLPT", "multitask")
+    assert info["tasks"] == tasks.split(",") and info["model_selection"] == "best_val" and info["shots"] == 1
+    assert "Deploy the model with the best val performance" in log
+    assert re.search(r"^Load \S+/seed1/prompt_learner/model-best\.pth\.tar to prompt_learner \(epoch=1,", log, re.M)
+    assert re.search(r"\* accuracy: \d+\.\d+%", log)
+    res = json.load(open(run / "results.json"))
+    assert {f"task/{t}" for t in tasks.split(",")} <= set(res)  # per-task test metrics
+    assert FULLSIZE or res["epoch"] == 1
