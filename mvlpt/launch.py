@@ -17,7 +17,8 @@ __all__ = ["launch", "build_parser", "setup_cfg", "reset_cfg", "validate_cfg", "
 
 EPILOG = """exit codes: 0 ok, 1 internal error (rerun with --debug), 2 usage/config/input error,
 3 training diverged (NaN/inf loss; rerun resumes from the last good checkpoint), 130 interrupted.
-Trailing KEY VALUE pairs override config keys (python -m mvlpt --list-keys lists them)."""
+Trailing KEY VALUE pairs override config keys (python -m mvlpt --list-keys lists them);
+$MVLPT_OPTS holds more KEY VALUE pairs, appended after them (they win)."""
 
 
 class UsageError(Exception):

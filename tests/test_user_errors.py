@@ -89,3 +89,25 @@ def test_mvlpt_opts_errors_are_one_line(tmp_path):
     assert "MVLPT_OPTS needs KEY VALUE pairs" in line
     r = run(["--root", str(tmp_path), *COOP, "--output-dir", out], tmp_path, MVLPT_OPTS="--seed 2")
     assert "MVLPT_OPTS holds KEY VALUE config options only, got the flag --seed" in assert_one_line_exit_2(r, out)
+
+
+def test_mvlpt_opts_are_appended_after_the_command_line(monkeypatch):
+    """``$MVLPT_OPTS`` pairs come after the command line's (they win) and are named in the log notes."""
+    from mvlpt import cli
+    from mvlpt.launch import setup_cfg
+
+    seen = []
+    monkeypatch.setattr(cli, "_run", lambda args, state: seen.append(args) or 0)
+    monkeypatch.setenv("MVLPT_OPTS", "OPTIM.MAX_EPOCH 1 TRAINER.COOP.CTX_INIT 'a photo of a'")
+    assert cli.main(["--trainer", "CoOp", "--config-file", os.path.join(REPO, "configs", "trainers", "CoOp",
+                     "vit_b16_ep50.yaml"), "OPTIM.MAX_EPOCH", "7", "DATASET.NAME", "DemoShapes"]) == 0
+    args = seen[0]
+    assert args.opts == ["OPTIM.MAX_EPOCH", "7", "DATASET.NAME", "DemoShapes", "OPTIM.MAX_EPOCH", "1",
+                         "TRAINER.COOP.CTX_INIT", "a photo of a"]
+    cfg, notes = setup_cfg(args)
+    assert cfg.OPTIM.MAX_EPOCH == 1 and cfg.TRAINER.COOP.CTX_INIT == "a photo of a"  # yaml: 50, command line: 7
+    assert "MVLPT_OPTS (appended to the command line's options): OPTIM.MAX_EPOCH 1 TRAINER.COOP.CTX_INIT a photo of a" \
+        in notes
+    monkeypatch.delenv("MVLPT_OPTS")
+    seen.clear()
+    assert cli.main(["--trainer", "CoOp", "OPTIM.MAX_EPOCH", "7"]) == 0 and seen[0].opts == ["OPTIM.MAX_EPOCH", "7"]
