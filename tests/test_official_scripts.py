@@ -140,9 +140,11 @@ def test_coop_main_sh(coop_data, tmp_path):
     for seed in (1, 2, 3):
         run = w / "output" / "dtd" / "CoOp" / "vit_b16_ep50_1shots" / "nctx16_cscFalse_ctpend" / f"seed{seed}"
         log = assert_trained(str(run), epoch)
-        assert f"Setting fixed seed: {seed}" in log and "TRAINER.COOP.POSITION end" not in log
+        assert f"Setting fixed seed: {seed}" in log
+        # the script's TRAINER.COOP.N_CTX / CSC / CLASS_TOKEN_POSITION reached the learner; dtd = the CoOp reader
+        assert "Building CoOp learner (n_ctx=16, ctx_init='', csc=False, position='end'" in log
         info = json.load(open(run / "run.json"))
-        assert info["seed"] == seed and info["shots"] == 1
+        assert info["seed"] == seed and info["shots"] == 1 and info["tasks"] == ["DescribableTextures"]
     out = bash(args, w, coop_data, tmp_path, ONE_EPOCH)
     assert out.count("Oops! The results exist at") == 3
 
