@@ -196,9 +196,9 @@ def preflight(cfg, check_weights=True):
     """What the run will read, checked cheaply before the config dump (one error line, exit code 2):
 
     * a dataset is named (``DATASET.NAME`` / ``DATASET.DATASET``), else :class:`ConfigError` saying how;
-    * each named dataset's folder layout under ``DATASET.ROOT`` (the reader's own ``check_layout``: its
-      folder, image folder and split files; nothing is read), else the reader's
-      :class:`~mvlpt.data.DatasetLayoutError` with the download command;
+    * each named dataset's folder layout under ``DATASET.ROOT`` (CoOp-format readers: their own
+      ``check_layout``, i.e. folder, image folder and split files; ELEVATER tasks: the task folder; nothing
+      is read), else the reader's :class:`~mvlpt.data.DatasetLayoutError` with the download command;
     * ``check_weights``: an open_clip pretrained tag (``openai`` ...) has a local copy or a network to
       fetch it from (:func:`mvlpt.clip.load.check_pretrained`), else :class:`ConfigError`.
 
@@ -210,8 +210,25 @@ def preflight(cfg, check_weights=True):
     from mvlpt.engine.registry import DATASET_REGISTRY
     from mvlpt.errors import ConfigError
 
+    from mvlpt.data.datasets.elevater import ELEVATER_TASKS, FETCH, ElevaterDataset
+
     for name in resolve_task_names(cfg):
         cls = DATASET_REGISTRY.get(name) if name in DATASET_REGISTRY else None
+        if isinstance(cls, type) and issubclass(cls, ElevaterDataset) and cls.TASK in ELEVATER_TASKS:
+            reader = cls.__new__(cls)  # the reader's own folder lookup (a vision_datasets.json hub may move it)
+            reader.cfg = cfg
+            try:
+                reader.root = resolve_root(cfg)
+                folder = os.path.join(reader.root, {**ELEVATER_TASKS[cls.TASK], **reader._hub_override(cls.TASK)}
+                                      ["root_folder"])
+            except DatasetLayoutError:
+                raise
+            except Exception:  # noqa: BLE001 - not checkable here; the builder reports it
+                continue
+            if not os.path.isdir(folder):
+                raise DatasetLayoutError(f"ELEVATER task {cls.TASK!r} folder not found: {folder}; "
+                                         f"{FETCH.format(root=reader.root, name=cls.TASK)}")
+            continue
         if not (isinstance(cls, type) and issubclass(cls, FewShotDataset)) or cls.__init__ is not FewShotDataset.__init__:
             continue  # a reader with its own set-up (demo tasks, Folder/CSV): its builder checks
         reader = cls.__new__(cls)

@@ -50,6 +50,17 @@ def test_split_file_missing_is_caught_before_the_dump_too(tmp_path):
     assert "datasets/download_coop.py EuroSAT" in line
 
 
+def test_missing_elevater_task_folder_too(tmp_path):
+    out = str(tmp_path / "out")
+    r = run(["--root", str(tmp_path / "data"), *COOP, "--output-dir", out, "--dataset", "cifar-10,mnist",
+             "MODEL.BACKBONE.PRETRAINED", "none"], tmp_path)
+    line = assert_one_line_exit_2(r, out)
+    d = tmp_path / "data"
+    assert line == (f"mvlpt: error: ELEVATER task 'cifar-10' folder not found: {d / 'classification' / 'cifar_10_20211007'}; "
+                    f"download the ELEVATER files into {d} (python datasets/download_elevater.py cifar-10 --root {d}; "
+                    f"see datasets/elevater.md)")
+
+
 def test_no_dataset_given_says_how_to_give_one(tmp_path):
     out = str(tmp_path / "out")
     r = run(["--root", str(tmp_path), *COOP, "--output-dir", out, "MODEL.BACKBONE.PRETRAINED", "none"], tmp_path)
