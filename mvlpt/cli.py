@@ -11,7 +11,15 @@ rerun resumes from it); 130 interrupted. Errors are one line on stderr; the full
 ``OUTPUT_DIR/log.txt`` (when it exists) and, with ``--debug``, to stderr.
 
 Distributed: ``torchrun --nproc_per_node N train.py ...`` (gloo on CPU, nccl on GPU).
+
+``$MVLPT_OPTS``: more ``KEY VALUE`` config options, split like a shell line (``shlex``) and appended
+after the command line's own, so they win over the yaml files, the flags and the command line's pairs.
+A test or a user shrinks an unmodified script's runs with it, e.g. ``MVLPT_OPTS="OPTIM.MAX_EPOCH 1
+MODEL.BACKBONE.PRETRAINED none" bash scripts/coop/main.sh ...``; the log names them. Flags (``--x``)
+are not accepted there (exit code 2).
 """
+import os
+import shlex
 import sys
 import traceback
 
@@ -27,6 +35,26 @@ def _list_keys():
         for p in k.split("."):
             node = node[p]
         print(f"{k} {node!r}")
+
+
+def env_opts(environ=None):
+    """The ``KEY VALUE`` pairs of ``$MVLPT_OPTS`` (a list, ``[]`` when unset or blank).
+
+    >>> env_opts({"MVLPT_OPTS": "OPTIM.MAX_EPOCH 1 TRAINER.COOP.CTX_INIT 'a photo of a'"})
+    ['OPTIM.MAX_EPOCH', '1', 'TRAINER.COOP.CTX_INIT', 'a photo of a']
+    """
+    raw = (os.environ if environ is None else environ).get("MVLPT_OPTS", "")
+    try:
+        opts = shlex.split(raw)
+    except ValueError as e:
+        raise _UsageError(f"MVLPT_OPTS cannot be split into KEY VALUE pairs ({e}): {raw!r}") from None
+    flags = [o for o in opts if o.startswith("--")]
+    if flags:
+        raise _UsageError(f"MVLPT_OPTS holds KEY VALUE config options only, got the flag {flags[0]}; "
+                          f"put flags on the command line")
+    if len(opts) % 2:
+        raise _UsageError(f"MVLPT_OPTS needs KEY VALUE pairs, got an odd number of words ({len(opts)}): {raw!r}")
+    return opts
 
 
 def _run(args, state):
@@ -52,6 +80,8 @@ def main(argv=None):
         if flags:
             raise _UsageError(f"{flags[0]} must come before the KEY VALUE config options "
                               f"(Dassl syntax: flags first, then KEY VALUE pairs)")
+        args.env_opts = env_opts()
+        args.opts = list(args.opts) + args.env_opts
         return _run(args, state)
     except _UsageError as e:
         print(f"mvlpt: error: {e}", file=sys.stderr)

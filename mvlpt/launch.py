@@ -11,12 +11,14 @@ import logging
 import os
 import sys
 
-__all__ = ["launch", "build_parser", "setup_cfg", "reset_cfg", "validate_cfg", "check_output_dir", "setup_logging", "commit_log", "teardown_logging"]
+__all__ = ["launch", "build_parser", "setup_cfg", "reset_cfg", "validate_cfg", "check_output_dir", "preflight",
+           "setup_logging", "commit_log", "teardown_logging"]
 
 
 EPILOG = """exit codes: 0 ok, 1 internal error (rerun with --debug), 2 usage/config/input error,
 3 training diverged (NaN/inf loss; rerun resumes from the last good checkpoint), 130 interrupted.
-Trailing KEY VALUE pairs override config keys (python -m mvlpt --list-keys lists them)."""
+Trailing KEY VALUE pairs override config keys (python -m mvlpt --list-keys lists them);
+$MVLPT_OPTS holds more KEY VALUE pairs, appended after them (they win)."""
 
 
 class UsageError(Exception):
@@ -120,6 +122,8 @@ def setup_cfg(args):
         notes += merge_from_file(cfg, args.config_file)
     reset_cfg(cfg, args)
     notes += merge_from_list(cfg, args.opts)
+    if getattr(args, "env_opts", None):
+        notes.append("MVLPT_OPTS (appended to the command line's options): " + " ".join(args.env_opts))
     validate_cfg(cfg, args)
     cfg.freeze()
     return cfg, notes
@@ -186,6 +190,66 @@ def validate_cfg(cfg, args=None):
         raise ConfigError(f"OPTIM.WEIGHT_DECAY must be >= 0, got {cfg.OPTIM.WEIGHT_DECAY}")
     if args is not None and cfg.OUTPUT_DIR:
         check_output_dir(cfg.OUTPUT_DIR)
+
+
+def preflight(cfg, check_weights=True):
+    """What the run will read, checked cheaply before the config dump (one error line, exit code 2):
+
+    * a dataset is named (``DATASET.NAME`` / ``DATASET.DATASET``), else :class:`ConfigError` saying how;
+    * each named dataset's folder layout under ``DATASET.ROOT`` (CoOp-format readers: their own
+      ``check_layout``, i.e. folder, image folder and split files; ELEVATER tasks: the task folder; nothing
+      is read), else the reader's :class:`~mvlpt.data.DatasetLayoutError` with the download command;
+    * ``check_weights``: an open_clip pretrained tag (``openai`` ...) has a local copy or a network to
+      fetch it from (:func:`mvlpt.clip.load.check_pretrained`), else :class:`ConfigError`.
+
+    Anything these checks cannot tell (an unknown dataset or backbone, a reader that needs more
+    state) is left to the builders, which report it as before."""
+    from mvlpt.data import DatasetLayoutError
+    from mvlpt.data.datasets.base import FewShotDataset, resolve_root
+    from mvlpt.data.multitask import resolve_task_names
+    from mvlpt.engine.registry import DATASET_REGISTRY
+    from mvlpt.errors import ConfigError
+
+    from mvlpt.data.datasets.elevater import ELEVATER_TASKS, FETCH, ElevaterDataset
+
+    for name in resolve_task_names(cfg):
+        cls = DATASET_REGISTRY.get(name) if name in DATASET_REGISTRY else None
+        if isinstance(cls, type) and issubclass(cls, ElevaterDataset) and cls.TASK in ELEVATER_TASKS:
+            reader = cls.__new__(cls)  # the reader's own folder lookup (a vision_datasets.json hub may move it)
+            reader.cfg = cfg
+            try:
+                reader.root = resolve_root(cfg)
+                folder = os.path.join(reader.root, {**ELEVATER_TASKS[cls.TASK], **reader._hub_override(cls.TASK)}
+                                      ["root_folder"])
+            except DatasetLayoutError:
+                raise
+            except Exception:  # noqa: BLE001 - not checkable here; the builder reports it
+                continue
+            if not os.path.isdir(folder):
+                raise DatasetLayoutError(f"ELEVATER task {cls.TASK!r} folder not found: {folder}; "
+                                         f"{FETCH.format(root=reader.root, name=cls.TASK)}")
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, FewShotDataset)) or cls.__init__ is not FewShotDataset.__init__:
+            continue  # a reader with its own set-up (demo tasks, Folder/CSV): its builder checks
+        reader = cls.__new__(cls)
+        reader.cfg = cfg
+        try:
+            reader.root = resolve_root(cfg)
+            reader.dataset_dir = os.path.join(reader.root, cls.dataset_dir_name) if cls.dataset_dir_name else reader.root
+            reader.image_dir = (os.path.join(reader.dataset_dir, cls.image_dir_name) if cls.image_dir_name
+                                else reader.dataset_dir)
+            reader.check_layout()
+        except DatasetLayoutError:
+            raise
+        except Exception:  # noqa: BLE001 - not checkable here; the builder reports it
+            continue
+    if check_weights:
+        from mvlpt.clip.load import CLIPLoadError, check_pretrained
+
+        try:
+            check_pretrained(str(cfg.MODEL.BACKBONE.NAME), cfg.MODEL.BACKBONE.PRETRAINED)
+        except CLIPLoadError as e:
+            raise ConfigError(str(e)) from None
 
 
 def _resumed_seed(cfg, args):
@@ -293,6 +357,7 @@ def launch(args, state=None, clip_provider=None, feature_store=None, init_from="
                           f"{', '.join(TRAINER_REGISTRY.registered_names())}) or set TRAINER.NAME")
     if cfg.TRAINER.NAME not in TRAINER_REGISTRY:
         raise ConfigError(TRAINER_REGISTRY.unknown_message(cfg.TRAINER.NAME))
+    preflight(cfg, check_weights=clip_provider is None)
     for n in notes:
         log.info(n)
     seed = _resumed_seed(cfg, args)

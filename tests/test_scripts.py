@@ -131,7 +131,7 @@ def test_mvlpt_scripts(script, args, stages):
         assert seeds == (["1"] if stages == ["transfer"] else ["1", "2"])  # the matrix uses the first seed
         if c[3] not in ("zeroshot", "linprobe"):
             assert "OPTIM.MAX_EPOCH" in c and c[c.index("OPTIM.MAX_EPOCH") + 1] == "4"
-            assert c[-2:] == ["OPTIM.LR", "0.1"]
+        assert c[-2:] == ["OPTIM.LR", "0.1"]  # EXTRA_OPTS reach every stage (zero-shot and linear probe too)
     if stages[0] == "target":
         assert any(c[1:3] == ["-m", "mvlpt.results"] for c in cmds)
 

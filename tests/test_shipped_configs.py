@@ -127,3 +127,22 @@ def test_official_command_lines_configure(line, monkeypatch):
     assert cfg.OPTIM.NAME == "sgd" and cfg.OPTIM.LR_SCHEDULER == "cosine" and cfg.SEED == 1
     if "MVLPT" in line:
         assert method_of(cfg) == "UPT" and cfg.TEST.FINAL_MODEL == "best_val" and cfg.OPTIM.MAX_EPOCH == 200
+
+
+# the official CoOp/CoCoOp/MaPLe scripts' DATASET arguments -> the CoOp-format reader each yaml must select
+OFFICIAL_DATASET_YAMLS = {
+    "imagenet": "ImageNet", "caltech101": "Caltech101", "oxford_pets": "OxfordPets", "stanford_cars": "StanfordCars",
+    "oxford_flowers": "OxfordFlowers", "food101": "Food101", "fgvc_aircraft": "FGVCAircraft", "sun397": "SUN397",
+    "dtd": "DescribableTextures", "eurosat": "EuroSAT", "ucf101": "UCF101", "imagenetv2": "ImageNetV2",
+    "imagenet_sketch": "ImageNetSketch", "imagenet_a": "ImageNetA", "imagenet_r": "ImageNetR",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_DATASET_YAMLS))
+def test_official_dataset_yamls_select_the_coop_readers(name):
+    """``configs/datasets/<DATASET>.yaml`` as the official scripts pass it: the CoOp reader, not an ELEVATER
+    task of a similar name (the ELEVATER dtd and stanford-cars tasks are ``*_elevater.yaml``)."""
+    cfg = get_cfg_default()
+    merge_from_file(cfg, os.path.join(REPO, "configs", "datasets", name + ".yaml"))
+    assert cfg.DATASET.NAME == OFFICIAL_DATASET_YAMLS[name]
+    assert str(cfg.INPUT.get("PROTOCOL", "auto")) != "elevater"

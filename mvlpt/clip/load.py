@@ -133,7 +133,7 @@ def _local_pretrained(oc_name: str, tag: str, cache_dir: Optional[str] = None) -
     if offline:
         raise CLIPLoadError(
             f'no local copy of the "{tag}" weights for {oc_name} (looked for {fname} in {", ".join(dirs)} and the '
-            f"Hugging Face cache) and no network: put the file there, or pass its path "
+            f"Hugging Face cache) and no network: put {fname} in ~/.cache/clip or in $MVLPT_CLIP_DIR, or pass its path "
             f"(MODEL.BACKBONE.PRETRAINED /path/to/{fname}), or none (random weights)")
     return None
 
@@ -183,6 +183,22 @@ def _architecture_mismatch(model, oc_name: str) -> str:
         want.update({"patch size": v.get("patch_size"), "vision width": v.get("width"), "vision layers": v.get("layers")})
     diff = [f"{k} {got[k]} (file) vs {want[k]} ({oc_name})" for k in got if want.get(k) is not None and got[k] != want[k]]
     return ", ".join(diff)
+
+
+def check_pretrained(name: str, pretrained: Optional[str], cache_dir: Optional[str] = None) -> None:
+    """Raise :class:`CLIPLoadError` now if :func:`load_clip` ``(name, pretrained)`` would find an open_clip
+    tag (``openai`` ...) neither on disk nor on the network (see :func:`_local_pretrained`); nothing is
+    loaded. Other sources (``none``, ``demo``, a file) and names open_clip does not know pass: the loader
+    reports those."""
+    src = "none" if pretrained in (None, "", "none", "None", False) else str(pretrained)
+    if src in ("none", "demo") or os.path.sep in src or src.endswith((".pt", ".pth", ".bin", ".safetensors")) \
+            or os.path.isfile(src):
+        return
+    try:
+        oc_name = open_clip_name(name)
+    except CLIPLoadError:
+        return
+    _local_pretrained(oc_name, src, cache_dir)
 
 
 def load_clip(name: str = "ViT-B/16", pretrained: Optional[str] = "openai", device="cpu",

@@ -30,7 +30,8 @@ def resolve_task_names(cfg) -> List[str]:
         names = [n.strip() for n in str(raw).split(",")]
     names = [n for n in names if n]
     if not names:
-        raise ConfigError("no dataset given: set DATASET.NAME (e.g. 'DemoShapes' or 'OxfordPets,DTD')")
+        raise ConfigError("no dataset given: pass --dataset-config-file configs/datasets/<name>.yaml or "
+                          "DATASET.NAME <Name> (e.g. DATASET.NAME OxfordPets; several tasks: 'OxfordPets,DTD')")
     if len(names) > 1 and cfg.DATASET.get("MULTITASK_SORT_TASKS", False):
         names = sorted(names)
     if len(names) == 1 and cfg.DATASET.get("MULTITASK", False):

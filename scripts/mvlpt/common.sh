@@ -20,6 +20,8 @@ CONFIG="${CONFIG:-$REPO/configs/trainers/MVLPT/vit_b16.yaml}"
 # The yaml holds the paper's optimisation (SGD, lr 0.002, cosine, 1 warm-up epoch at 1e-5, batch 32);
 # model selection on the validation set as the official scripts do (TEST.FINAL_MODEL best_val).
 PAPER_OPTS=(TEST.FINAL_MODEL best_val OPTIM.MAX_EPOCH "${EPOCHS:-200}" ${EXTRA_OPTS:-})
+# the stages that do not train (zero-shot, linear probe) still take EXTRA_OPTS (input size, loader, ...)
+EVAL_OPTS=(${EXTRA_OPTS:-})
 TASKS_YAML="$REPO/configs/mvlpt/tasks.yaml"
 task_list() { "$PY" -c "import yaml,sys; print(','.join(yaml.safe_load(open('$TASKS_YAML'))['$1']))"; }
 say() { local out="+"; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "$out"; }

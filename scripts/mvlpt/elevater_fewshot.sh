@@ -13,6 +13,6 @@ C=(--out "$O" --method "$METHOD" --shots "$K" --seeds $SEEDS --root "$DATA" --ba
 mt target "${C[@]}" --tasks "$T" "${PAPER_OPTS[@]}"                       # CoOp / VPT / UPT
 mt target "${C[@]}" --tasks "$T" --source "$SRC" "${PAPER_OPTS[@]}"       # MCoOp / MVPT / MUPT
 mt group  "${C[@]}" --groups "$REPO/configs/mvlpt/groups/elevater_paper.yaml" --source "$SRC" "${PAPER_OPTS[@]}"
-mt zeroshot "${C[@]}" --tasks "$T"
-mt linprobe "${C[@]}" --tasks "$T"
+mt zeroshot "${C[@]}" --tasks "$T" ${EVAL_OPTS[@]+"${EVAL_OPTS[@]}"}
+mt linprobe "${C[@]}" --tasks "$T" ${EVAL_OPTS[@]+"${EVAL_OPTS[@]}"}
 tables "$O/target" --md "$O/results.md" --csv "$O/results.csv" --tasks "$T"
