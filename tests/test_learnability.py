@@ -198,8 +198,9 @@ def train(learner, task, steps=STEPS, seed=0, broken=None, evaluate=True, lr=LR)
     y = task.y
     if broken == "label_offset":
         task.y = (y + 1) % len(CLASSNAMES)
-    if getattr(learner, "needs_train_features", False):
-        learner.on_train_begin(train_features=task.train_features(learner))
+    # every call is a new training run (PromptSRC's prompt aggregate starts afresh)
+    learner.on_train_begin(train_features=task.train_features(learner)
+                           if getattr(learner, "needs_train_features", False) else None)
     g = torch.Generator().manual_seed(seed)
     per_epoch = max(1, len(task.tr) // BATCH)
     for step in range(steps):
