@@ -167,7 +167,7 @@ class TipAdapter(PromptLearner):
             raise ValueError("Tip-Adapter needs the training features to build its cache (train_features=None)")
         passes = [train_features() for _ in range(max(1, self.augment_epoch))]
         labels = passes[0][1]
-        if any(not torch.equal(p[1].cpu(), labels.cpu()) for p in passes[1:]):
+        if any(p[1] is not labels and not torch.equal(p[1].cpu(), labels.cpu()) for p in passes[1:]):
             raise ValueError("train_features() returned the samples in a different order on another pass")
         self.build_cache(torch.stack([p[0] for p in passes]), labels)
         if self.do_search and not self.fine_tune:
