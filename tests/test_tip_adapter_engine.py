@@ -64,6 +64,19 @@ def test_training_free_search_on_val(data, tmp_path):
     assert _hp(t) == (3.0, 1.0) and not t.learner.needs_val_features
 
 
+def test_augment_passes_are_augmented(data, tmp_path):
+    """AUGMENT_EPOCH N with the yaml's random crops and flips: N different passes are averaged into the keys
+    (each call of train_features() is a new augmented pass), not N copies of one encoding."""
+    keys = []
+    for n in ("1", "3"):
+        t = _launch(_args(data, str(tmp_path / n), "TipAdapter", flags=["--eval-only"],
+                          extra=["TRAINER.TIPADAPTER.SEARCH_HP", "False", "TRAINER.TIPADAPTER.AUGMENT_EPOCH", n]))
+        assert not t.dm.train_transform_is_deterministic
+        keys.append(t.learner.cache_keys.detach().clone())
+    assert keys[0].shape == keys[1].shape == (12, t.learner.clip.embed_dim)
+    assert not torch.allclose(keys[0], keys[1], atol=1e-4)
+
+
 def test_search_needs_a_val_split(data, tmp_path, capsys):
     from mvlpt.cli import main
 

@@ -81,12 +81,13 @@ class EpochSeedHook(HookBase):
                 sampler.set_epoch(t.epoch)
 
 
-def train_features(t, with_labels=False):
+def train_features(t, with_labels=False, fresh=False):
     """Frozen, prompt-free image features of the training set in dataset order ``(N, D)`` (and the
     labels ``(N,)``), through the trainer's feature store: one encoding per run, shared with the
-    training feature cache."""
+    training feature cache. ``fresh``: encode again, through the training transform, and keep nothing
+    (one augmented pass per call, for a random transform)."""
     name = ("train", t._store_token)
-    if t.feature_store.table(name) is None:
+    if fresh or t.feature_store.table(name) is None:
         loader = t.train_loader_x
         ds = loader.dataset
         seq = torch.utils.data.DataLoader(ds, batch_size=max(1, t.cfg.DATALOADER.TEST.BATCH_SIZE),
@@ -106,6 +107,8 @@ def train_features(t, with_labels=False):
                 feats[idx] = f
                 labels[idx] = torch.as_tensor(batch["label"]).long().to(t.device)
         learner.train(was_training)
+        if fresh:
+            return (feats, labels) if with_labels else feats
         t.feature_store.put_table(name, (feats, labels))
     feats, labels = t.feature_store.table(name)
     return (feats, labels) if with_labels else feats
@@ -118,7 +121,7 @@ def val_features(t):
     dataset order, the sampler's padding dropped), so that every rank computes the same from it."""
     feats, labels, _, index = t._eval_features("val", t.val_loader)
     sampler = getattr(t.val_loader, "sampler", None)
-    if t.is_distributed and isinstance(sampler, torch.utils.data.distributed.DistributedSampler):
+    if t.is_distributed and isinstance(sampler, torch.utils.data.distributed.DistributedSampler) and index is not None:
         from mvlpt.engine import dist as du
 
         parts = du.all_gather_object((feats.cpu(), labels.cpu(), index.cpu()))

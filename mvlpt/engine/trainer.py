@@ -263,7 +263,10 @@ class TrainerX(StepMixin, EvalMixin):
         self._learner_begun = True
         fn = None
         if getattr(self.learner, "needs_train_features", False):
-            fn = lambda: train_features(self, with_labels=True)  # noqa: E731
+            # a random train transform: every call is a new augmented pass (Tip-Adapter's augment_epoch passes);
+            # a deterministic one: one encoding, shared with the training feature cache
+            fresh = not getattr(getattr(self, "dm", None), "train_transform_is_deterministic", False)
+            fn = lambda: train_features(self, with_labels=True, fresh=fresh)  # noqa: E731
         self.learner.on_train_begin(fn, **self.learner_val_kwargs())
 
     def register_model(self, name="model", model=None, optim=None, sched=None):
