@@ -336,7 +336,7 @@ def run_variant(spec: dict) -> dict:
     return out
 
 
-def measure_bound(m, clip, images, feats, use_feats, spec, device, amp):  # noqa: C901
+def measure_bound(m, clip, images, feats, use_feats, spec, device, amp):
     """Time the encoder passes an optimised step cannot avoid, with the step's own inputs:
     image encoder fwd+bwd through the visual prompts (if they train) and text encoder fwd+bwd
     through the text prompts (if they train; CoCoOp: the batched B*n_cls pass)."""
