@@ -26,6 +26,13 @@ Usage (``--device meta``: no timing, the peak-memory estimate of ``python -m mvl
     python bench/bench.py --backbone ViT-B-32 --batch-size 8 --classes 100 \\
         [--methods CoOp,VPT,...] [--device cpu|cuda] [--steps 3 --warmup 1] --json /tmp/bench.json
 
+The training step is the engine's: ``forward_train`` (the method's own loss terms: KgCoOp's KG term,
+PromptSRC's self-regulating terms and its frozen-image teacher pass), cross-entropy plus the terms,
+backward, ``transform_gradients`` (ProGrad's projection, after its second backward for the KL gradient),
+SGD step. Cache methods (Tip-Adapter, -F) first build their cache from ``--shots`` images per class
+(timed: ``cache_build_s``); Tip-Adapter has no training step (only the cache build and the evaluation
+pass are reported, ``--methods new`` = the six methods of issue 12).
+
 Every (method, variant) runs in a fresh subprocess so that peak memory is honest (CPU: peak RSS via
 ``/proc/self/status`` VmHWM, reset through ``/proc/self/clear_refs``; fallback ``ru_maxrss``;
 CUDA: ``torch.cuda.max_memory_allocated``). ``peak_mem_mb`` is the increase over the resident size
@@ -61,8 +68,20 @@ METHODS = {
     "MCoOp": ("CoOp", dict(n_ctx=16, position="middle")),
     "MVPT": ("VPT", dict(n_ctx=8, deep=True, position="after_cls")),
     "MUPT": ("UPT", dict(n_ctx_text=4, n_ctx_vision=4, coupling="tokenwise")),
+    # issue 12's methods, each with its official settings (the learners' defaults)
+    "KgCoOp": ("KgCoOp", dict(n_ctx=4, ctx_init=True, w=8.0)),                    # + the KG term
+    "CLIP_Adapter": ("CLIP_Adapter", dict(reduction=4, ratio=0.2)),               # trains on image features
+    "TipAdapter": ("TipAdapter", dict(init_alpha=1.0, init_beta=1.0)),            # nothing trains: cache + eval
+    "TipAdapterF": ("TipAdapterF", dict(init_alpha=1.0, init_beta=1.0)),          # fine-tunes the cache keys
+    "PromptSRC": ("PromptSRC", dict(n_ctx_text=4, n_ctx_vision=4, depth_text=9, depth_vision=9)),  # 60-template teacher
+    "ProGrad": ("ProGrad", dict(n_ctx=16, ctx_init=True)),                        # two backward passes
 }
 DEFAULT_METHODS = "CoOp,CoCoOp,VPT,UPT,MaPLe,MCoOp,MVPT,MUPT"
+#: ``--methods`` shorthands
+METHOD_GROUPS = {"new": "KgCoOp,CLIP_Adapter,TipAdapter,TipAdapterF,PromptSRC,ProGrad",
+                 "default": DEFAULT_METHODS}
+#: methods without a training step: the cache build and the evaluation pass are timed instead
+TRAINING_FREE = {"TipAdapter"}
 
 OPT = dict(trim=True, cache=True, imgcache=True, batched=True, chunk=True)
 NAIVE = dict(trim=False, cache=False, imgcache=False, batched=False, chunk=False)
@@ -224,16 +243,28 @@ def run_variant(spec: dict) -> dict:
         kw["text_chunk"] = spec["text_chunk"]
     m = build_learner(learner, clip, names, **kw).to(device)
     m.train()
+    B = spec["batch_size"]
+    g = torch.Generator().manual_seed(0)
+    amp = (torch.autocast(device.type, dtype=torch.bfloat16) if spec.get("amp") == "bf16"
+           else contextlib.nullcontext())
+    if hasattr(m, "build_cache"):  # Tip-Adapter(-F): the key-value cache of shots x classes training images
+        n = max(1, int(spec.get("shots", 4))) * len(names)
+        shot_images = torch.randn(n, 3, clip.image_size, clip.image_size, generator=g)
+        shot_labels = (torch.arange(n) % len(names)).to(device)
+        _sync(device)
+        t, c = time.perf_counter(), time.process_time()
+        with torch.no_grad(), amp:
+            f = torch.cat([m.encode_images(shot_images[i:i + B].to(device)) for i in range(0, n, B)])
+        m.build_cache(f, shot_labels)
+        _sync(device)
+        out["cache_build_s"], out["cache_build_cpu_s"] = time.perf_counter() - t, time.process_time() - c
+        out["cache_images"] = n
     params = [p for _, p in m.trainable_named_parameters()]
     out["trainable_params"] = sum(p.numel() for p in params)
     out["text_len"] = int(m.token_suffix.shape[1] + 1 + m.n_ctx) if hasattr(m, "token_suffix") else None
-    opt = torch.optim.SGD(params, lr=2e-3, momentum=0.9)
-    B = spec["batch_size"]
-    g = torch.Generator().manual_seed(0)
+    opt = torch.optim.SGD(params, lr=2e-3, momentum=0.9) if params else None
     images = torch.randn(B, 3, clip.image_size, clip.image_size, generator=g).to(device)
     labels = torch.randint(0, len(names), (B,), generator=g).to(device)
-    amp = (torch.autocast(device.type, dtype=torch.bfloat16) if spec.get("amp") == "bf16"
-           else contextlib.nullcontext())
     use_feats = v["imgcache"] and not m.vision_trainable
     out["image_features_cached"] = use_feats
 
@@ -254,23 +285,34 @@ def run_variant(spec: dict) -> dict:
             _sync(device)
         out["setup_text_cache_s"] = time.perf_counter() - t
 
-    def step():
+    if hasattr(m, "fixed_embeddings"):  # PromptSRC's frozen teacher (60 templates): once per class list, as officially
+        with torch.no_grad(), amp:
+            _sync(device)
+            t = time.perf_counter()
+            m.fixed_embeddings()
+            _sync(device)
+        out["setup_teacher_s"] = time.perf_counter() - t
+
+    def step():  # the engine's step (mvlpt.engine.step): forward_train, CE + terms, backward, transform_gradients
         opt.zero_grad(set_to_none=True)
         with amp:
-            logits = m(image_features=feats) if use_feats else m(images)
-            loss = F.cross_entropy(logits.float(), labels)
+            logits, terms = (m.forward_train(image_features=feats, labels=labels) if use_feats
+                             else m.forward_train(images, labels=labels))
+            loss = F.cross_entropy(logits.float(), labels) + sum(terms.values(), torch.zeros((), device=device))
         loss.backward()
+        m.transform_gradients()
         opt.step()
 
     mem = PeakMem(device)
-    mem.start()
-    times, cpu = _timed(step, device, spec["steps"], spec["warmup"], spec["budget_s"], spec["slow_s"])
-    out["peak_mem_mb"], out["peak_abs_mb"] = mem.stop_mb()
-    out["peak_mem_method"] = mem.method
-    out["step_times"] = times
-    out["step_s"] = statistics.median(times)
-    out["step_cpu_times"] = cpu
-    out["step_cpu_s"] = statistics.median(cpu)
+    if params:
+        mem.start()
+        times, cpu = _timed(step, device, spec["steps"], spec["warmup"], spec["budget_s"], spec["slow_s"])
+        out["peak_mem_mb"], out["peak_abs_mb"] = mem.stop_mb()
+        out["peak_mem_method"] = mem.method
+        out["step_times"] = times
+        out["step_s"] = statistics.median(times)
+        out["step_cpu_times"] = cpu
+        out["step_cpu_s"] = statistics.median(cpu)
 
     if spec.get("eval"):
         def eval_pass():
@@ -456,6 +498,16 @@ def table(results: dict) -> str:
                 else:
                     slow = r.get("error", "—")
                 rows.append(f"| {n} | {k[3:]} | {_pair(r, 'step_s', 'step_cpu_s')} | {slow} |")
+    cache = [(n, r) for n, r in results.items() if r.get("cache_build_s") is not None]
+    if cache:
+        rows += ["", "Cache methods (Tip-Adapter, -F): building the cache (frozen image encoder over the shots, "
+                     "one pass) and the evaluation pass:", "",
+                 "| method | cache images | cache build (s) | eval (s) | eval naive (s) | eval speed-up |",
+                 "|---|---|---|---|---|---|"]
+        for n, r in cache:
+            rows.append(f"| {n} | {r.get('cache_images', '—')} | {_pair(r, 'cache_build_s', 'cache_build_cpu_s')} | "
+                        f"{_pair(r, 'eval_s', 'eval_cpu_s')} | {_pair(r, 'eval_s_naive', 'eval_cpu_s_naive')} | "
+                        f"{_pair(r, 'eval_speedup', 'eval_speedup_cpu', '{:.1f}×')} |")
     rows += ["", "Times are medians, wall clock (in brackets: process CPU time, robust to other load; "
                  "with --threads 1 it equals compute time). speed-up = naive / optimised step; "
                  "step / bound = optimised step / unavoidable encoder passes."]
@@ -471,7 +523,9 @@ def main(argv=None):
     ap.add_argument("--classes", type=int, default=100)
     ap.add_argument("--names", choices=["imagenet", "synthetic"], default="imagenet",
                     help="class names: ImageNet-1k names (synthetic beyond 1,000) or synthetic 1-3 word names")
-    ap.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list of {', '.join(METHODS)}")
+    ap.add_argument("--methods", default=DEFAULT_METHODS,
+                    help=f"comma list of {', '.join(METHODS)}; 'new' = {METHOD_GROUPS['new']}")
+    ap.add_argument("--shots", type=int, default=4, help="Tip-Adapter(-F): cache images per class")
     ap.add_argument("--device", default="cpu",
                     help="cpu | cuda | meta (meta: the memory estimate of python -m mvlpt.estimate, no timing)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -504,8 +558,9 @@ def main(argv=None):
     if a.device == "meta":  # no timing: peak tensor memory per method on meta tensors
         from mvlpt.estimate import main as estimate
 
+        names = [m for x in a.methods.split(",") if x.strip() for m in METHOD_GROUPS.get(x.strip(), x.strip()).split(",")]
         meth = [] if a.methods == DEFAULT_METHODS else ["--methods", ",".join(dict.fromkeys(
-            METHODS.get(m.strip(), (m.strip(),))[0] for m in a.methods.split(",")))]
+            METHODS.get(m, (m,))[0] for m in names))]
         return estimate(["--backbone", a.backbone, "--classes", str(a.classes), "--batch-size", str(a.batch_size),
                          "--prec", a.prec, "--gpu-gb", str(a.gpu_gb)] + meth + (["--json", a.json] if a.json else []))
 
@@ -517,7 +572,8 @@ def main(argv=None):
             json.dump(res, f)
         return 0
 
-    methods = [s.strip() for s in a.methods.split(",") if s.strip()]
+    methods = list(dict.fromkeys(m for x in a.methods.split(",") if x.strip()
+                                 for m in METHOD_GROUPS.get(x.strip(), x.strip()).split(",")))
     unknown = [x for x in methods if x not in METHODS]
     if unknown:
         ap.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
@@ -528,7 +584,7 @@ def main(argv=None):
     base = dict(backbone=a.backbone, pretrained=a.pretrained, batch_size=a.batch_size, classes=a.classes,
                 names=a.names, device=a.device, threads=a.threads, budget_s=a.budget_s, slow_s=a.slow_s,
                 eval_batches=a.eval_batches, bound_reps=a.bound_reps, amp=a.amp, grad_ckpt=a.grad_ckpt,
-                text_chunk=a.text_chunk)
+                text_chunk=a.text_chunk, shots=a.shots)
     settings = {k: v for k, v in vars(a).items() if k not in ("worker", "json")}
     report = {"machine": machine_info(a.device), "settings": settings, "methods": {}}
     results = report["methods"]
@@ -542,11 +598,14 @@ def main(argv=None):
             spec = dict(base, method=name, variant=flags,
                         steps=(a.naive_steps if naive and a.naive_steps else a.steps) if vname in ("opt", "naive") else max(1, a.steps - 1),
                         warmup=(a.naive_warmup if naive and a.naive_warmup is not None else a.warmup),
-                        eval=vname == "opt" or (naive and not a.no_eval_naive), bound=vname == "opt")
+                        eval=vname == "opt" or (naive and (not a.no_eval_naive or name in TRAINING_FREE)),
+                        bound=vname == "opt" and name not in TRAINING_FREE)
             print(f"[{time.perf_counter() - t0:7.1f}s] {name}/{vname} ...", file=sys.stderr, flush=True)
             res = run_spec(spec, a.in_process, a.timeout_s)
             print(f"[{time.perf_counter() - t0:7.1f}s] {name}/{vname}: "
-                  + (res.get("error") or f"step {res['step_s']:.3f}s, peak +{res['peak_mem_mb']:.0f} MB"
+                  + (res.get("error") or (f"step {res['step_s']:.3f}s, peak +{res['peak_mem_mb']:.0f} MB"
+                                          if "step_s" in res else "no training step")
+                     + (f", cache build {res['cache_build_s']:.3f}s" if "cache_build_s" in res else "")
                      + (f", eval {res['eval_s']:.3f}s" if "eval_s" in res else "")
                      + (f", bound {res['bound_s']:.3f}s" if "bound_s" in res else "")),
                   file=sys.stderr, flush=True)
@@ -577,6 +636,8 @@ def main(argv=None):
             r["step_over_bound_cpu"] = r["step_cpu_s"] / r["bound_cpu_s"]
         if r.get("eval_s") and r.get("eval_s_naive"):
             r["eval_speedup"] = r["eval_s_naive"] / r["eval_s"]
+        if r.get("eval_cpu_s") and r.get("eval_cpu_s_naive"):
+            r["eval_speedup_cpu"] = r["eval_cpu_s_naive"] / r["eval_cpu_s"]
         if r.get("step_s") and r.get("bound_s"):
             r["step_over_bound"] = r["step_s"] / r["bound_s"]
         results[name] = r

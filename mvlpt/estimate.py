@@ -83,10 +83,23 @@ def tensor_bytes(module: nn.Module) -> int:
     return sum(seen.values())
 
 
+class _EmbeddingToMeta(nn.Embedding):
+    """A CPU token embedding (real token ids in, so learners can build their prompts) whose output moves
+    to the meta device while the learner is being built (the encoders are on meta: fixed text features
+    that a learner encodes in its constructor - KgCoOp, ProGrad - come out as meta tensors); fake tensors
+    (the traced step) pass unchanged."""
+
+    def forward(self, ids):
+        from torch._subclasses.fake_tensor import FakeTensor
+
+        out = super().forward(ids)
+        return out if isinstance(out, FakeTensor) or out.device.type == "meta" else out.to("meta")
+
+
 def meta_clip(backbone: str):
     """A :class:`~mvlpt.clip.FrozenCLIP` whose weights live on the meta device (no memory, no
     initialisation cost), except the token embedding, kept on the CPU so that learners can tokenise
-    and embed their class prompts when they are built."""
+    and embed their class prompts when they are built (its output goes to meta: :class:`_EmbeddingToMeta`)."""
     import open_clip
 
     from mvlpt.clip import FrozenCLIP, open_clip_name
@@ -95,7 +108,7 @@ def meta_clip(backbone: str):
     with torch.device("meta"):
         model = open_clip.create_model(name, pretrained=None, force_quick_gelu=True, device="meta")
     emb = model.token_embedding
-    model.token_embedding = nn.Embedding(emb.num_embeddings, emb.embedding_dim, device="cpu")
+    model.token_embedding = _EmbeddingToMeta(emb.num_embeddings, emb.embedding_dim, device="cpu")
     return FrozenCLIP(model, open_clip.get_tokenizer(name), name=name, pretrained="none")
 
 
@@ -167,9 +180,9 @@ def estimate_step(learner_name: str, backbone: str = "ViT-B/16", classes: int = 
     with mode, tracker:
         images = torch.randn(batch_size, 3, clip.image_size, clip.image_size)
         labels = torch.randint(0, classes, (batch_size,))
-        if getattr(learner, "needs_train_features", False):
-            learner.on_train_begin(lambda: (torch.randn(classes * 16, clip.embed_dim),
-                                            torch.arange(classes * 16) % classes))
+        if getattr(learner, "needs_train_features", False):  # a 16-shot training set (the same labels each pass)
+            shots = torch.arange(classes * 16) % classes
+            learner.on_train_begin(lambda: (torch.randn(classes * 16, clip.embed_dim), shots))
         tracker.reset_peak()
         if params:
             opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)

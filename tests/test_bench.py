@@ -37,3 +37,30 @@ def test_bench_smoke(tmp_path):
     assert "error" not in r, r.get("error")
     assert r["bound_text_s"] == 0 and r["bound_image_s"] > 0 and r["peak_mem_mb"] >= 0
     assert "setup_text_cache_s" in r and "step_s_naive" not in r
+
+
+NEW = ("KgCoOp", "CLIP_Adapter", "TipAdapter", "TipAdapterF", "PromptSRC", "ProGrad")
+
+
+def test_bench_new_methods(tmp_path):
+    # `--methods new` = issue 12's six methods; in-process, optimised and naive, one shot per class for the caches
+    rep, stdout = _run(["--methods", "new", "--in-process", "--shots", "1", "--no-eval-naive"], tmp_path)
+    assert tuple(rep["methods"]) == NEW
+    for name in NEW:
+        r = rep["methods"][name]
+        assert "error" not in r and "naive_error" not in r, (name, r.get("error"), r.get("naive_error"))
+        assert isinstance(r["eval_s"], float) and r["eval_s"] > 0, name
+    tip = rep["methods"]["TipAdapter"]                   # no training step: cache build and evaluation instead
+    assert "step_s" not in tip and tip["trainable_params"] == 0 and tip["cache_images"] == 3
+    assert tip["cache_build_s"] > 0 and tip["eval_s_naive"] > 0 and "bound_s" not in tip
+    for name in ("CLIP_Adapter", "TipAdapterF"):         # train on cached image features: nothing to bound
+        r = rep["methods"][name]
+        assert r["image_features_cached"] and r["bound_s"] == 0 and r["step_s"] > 0 and r["trainable_params"] > 0
+        assert r["naive"]["image_features_cached"] is False and r["step_s_naive"] > 0
+    assert rep["methods"]["TipAdapterF"]["cache_images"] == 3
+    for name in ("KgCoOp", "ProGrad"):                   # text prompts: the bound is the text pass
+        r = rep["methods"][name]
+        assert r["bound_text_s"] > 0 and r["bound_image_s"] == 0 and r["speedup"] > 0
+    src = rep["methods"]["PromptSRC"]                    # both encoders carry prompts
+    assert src["bound_text_s"] > 0 and src["bound_image_s"] > 0
+    assert "Cache methods" in stdout and "| TipAdapter | 3 |" in stdout and "| PromptSRC |" in stdout

@@ -105,6 +105,54 @@ def test_cocoop_imagenet_scale_steps_on_meta_with_defaults():
     assert default["peak_bytes"] < naive["peak_bytes"] / 2
 
 
+def _tiny_kwargs(spec):
+    """Constructor kwargs that fit the tiny CLIP (3 layers): every prompt depth capped at 3; two teacher
+    templates instead of 60 (PromptSRC; a shorter trace, the same code path)."""
+    kw = {k.lower(): 3 for k, v in spec.defaults.items()
+          if k in ("DEPTH", "DEPTH_TEXT", "DEPTH_VISION") and isinstance(v, int) and v > 3}
+    if "TEMPLATES" in spec.defaults and spec.name == "PromptSRC":
+        kw["templates"] = ("a photo of a {}.", "art of a {}.")
+    return kw
+
+
+@pytest.mark.parametrize("name", sorted(__import__("mvlpt.prompts", fromlist=["METHODS"]).METHODS))
+def test_every_registered_method_has_an_estimate(name):
+    """``python -m mvlpt.estimate`` covers the whole registry: each method builds on the meta CLIP and traces
+    one training step, fp32 and bf16, default and naive (a new method that cannot be estimated fails here)."""
+    from mvlpt.estimate import estimate_step
+    from mvlpt.prompts import METHODS
+
+    spec = METHODS[name]
+    rows = {(p, v): estimate_step(name, "mvlpt-tiny", classes=5, batch_size=2, prec=p, naive=v == "naive",
+                                  learner_kwargs=_tiny_kwargs(spec))
+            for p in ("fp32", "bf16") for v in ("default", "naive")}
+    for (p, v), r in rows.items():
+        assert r["model_bytes"] > 0 and r["step_bytes"] > 0 and r["text_chunks"] >= 1, (p, v, r)
+    if spec.learner.text_trainable:                      # 77 tokens and no caching never need less
+        assert rows["fp32", "naive"]["step_bytes"] > rows["fp32", "default"]["step_bytes"]
+
+
+def test_estimate_main_lists_every_registered_method(tmp_path, capsys, monkeypatch):
+    """With no --methods the table has one row per registered method (the tracing itself is stubbed here;
+    the test above traces every method)."""
+    import mvlpt.estimate as est
+    from mvlpt.prompts import METHODS
+
+    calls = []
+
+    def fake(m, backbone, classes, batch, prec, naive, gpu_gb):
+        calls.append((m, prec, naive))
+        return {"method": m, "prec": prec, "variant": "naive" if naive else "default", "model_bytes": 1,
+                "step_bytes": 1, "peak_bytes": 2 ** 30, "text_chunks": 1, "trace_s": 0.0}
+
+    monkeypatch.setattr(est, "estimate_step", fake)
+    assert est.main(["--backbone", "mvlpt-tiny"]) == 0
+    out = capsys.readouterr().out
+    assert {m for m, _, _ in calls} == set(METHODS) and len(calls) == 4 * len(METHODS)
+    for m in METHODS:
+        assert f"| {m} |" in out
+
+
 def test_cocoop_1000_classes_batch_32_on_the_meta_device():
     """The same with plain meta tensors and the default CPU/meta budget (2 GiB): built on the CPU
     (tokenising needs real ids), moved to meta, one step with defaults; all 32,000 prompts encoded."""

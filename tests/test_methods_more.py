@@ -189,6 +189,37 @@ def test_gpa_weights_and_resume(clip):
     assert torch.equal(a.ctx, c.ctx)
 
 
+def test_gpa_restarts_with_a_new_training_run(clip):
+    """Training the same learner object twice (a notebook, the learnability test): the second run's aggregate
+    holds only its own epochs; a resumed run (engine order: on_train_begin, then the checkpoint's procedure
+    state) keeps the aggregate it had."""
+    thetas = [torch.randn(()) for _ in range(4)]
+    wts = gpa_weights(4, 2, 1)
+
+    def run(model, start=0, end=4):
+        for e in range(start, end):
+            with torch.no_grad():
+                model.ctx.fill_(thetas[e])                              # a known θ_e per epoch
+            model.on_epoch_end(e, 4)
+
+    a = _small_src(clip, gpa_mean=2, gpa_std=1)
+    want = torch.full_like(a.ctx, float(sum(w * th for w, th in zip(wts, thetas))))
+    for _ in range(2):
+        a.on_train_begin()
+        run(a)
+        assert torch.allclose(a.ctx, want, atol=1e-6)                   # the 2nd run: not twice the aggregate
+    first = _small_src(clip, gpa_mean=2, gpa_std=1)                     # killed after epoch 2 ...
+    first.on_train_begin()
+    run(first, end=2)
+    resumed = _small_src(clip, gpa_mean=2, gpa_std=1)                   # ... and resumed by a new process
+    resumed.on_train_begin()
+    resumed.load_procedure_state(first.procedure_state())
+    run(resumed, start=2)
+    assert torch.allclose(resumed.ctx, want, atol=1e-6)
+    a.on_train_begin()                                                  # the reset is what makes it hold
+    assert a.procedure_state() == {"gpa_sum": None, "gpa_epochs": 0}
+
+
 # ----------------------------------------------------------------------------- registry and configs
 @pytest.mark.parametrize("yml", sorted(glob.glob(os.path.join(REPO, "configs", "trainers", "*", "*.yaml"))),
                          ids=lambda p: os.path.relpath(p, REPO))

@@ -55,6 +55,9 @@ def _add_model_optim_train_test(cfg):
     cfg.OPTIM.WARMUP_CONS_LR = 1e-5
     cfg.OPTIM.WARMUP_MIN_LR = 1e-5
     cfg.OPTIM.WARMUP_RECOUNT = True
+    # step the LR scheduler after every iteration, all lengths in iterations (epochs x iterations per epoch):
+    # cosine T_max = MAX_EPOCH * iters, STEPSIZE and WARMUP_EPOCH scaled alike (Tip-Adapter-F's official schedule)
+    cfg.OPTIM.SCHED_PER_ITER = False
 
     cfg.TRAIN = CN()
     cfg.TRAIN.CHECKPOINT_FREQ = 0  # save every N epochs (0: last epoch only)

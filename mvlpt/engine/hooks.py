@@ -81,10 +81,11 @@ class EpochSeedHook(HookBase):
                 sampler.set_epoch(t.epoch)
 
 
-def train_features(t, with_labels=False):
+def train_features(t, with_labels=False, fresh=False):
     """Frozen, prompt-free image features of the training set in dataset order ``(N, D)`` (and the
     labels ``(N,)``), through the trainer's feature store: one encoding per run, shared with the
-    training feature cache.
+    training feature cache. ``fresh``: encode again, through the training transform, and keep nothing
+    (one augmented pass per call, for a random transform).
 
     Under DDP each rank encodes only its contiguous block of the training set
     (:func:`mvlpt.data.samplers.shard_range`) and the blocks are all-gathered, so every rank holds the
@@ -94,7 +95,7 @@ def train_features(t, with_labels=False):
     from mvlpt.engine import dist as du
 
     name = ("train", t._store_token)
-    if t.feature_store.table(name) is None:
+    if fresh or t.feature_store.table(name) is None:
         loader = t.train_loader_x
         ds = loader.dataset
         shard = ShardSampler(len(ds), t.world_size, t.rank) if t.is_distributed else None
@@ -122,9 +123,36 @@ def train_features(t, with_labels=False):
             full_f[idxs] = feats.to(t.device)
             full_l[idxs] = labels.to(t.device)
             table = (full_f, full_l)
+        if fresh:
+            feats, labels = table if table is not None else (None, None)
+            return (feats, labels) if with_labels else feats
         t.feature_store.put_table(name, table if table is not None else (None, None))
     feats, labels = t.feature_store.table(name)
     return (feats, labels) if with_labels else feats
+
+
+def val_features(t):
+    """Frozen, prompt-free image features of the validation split ``(M, D)`` and its labels ``(M,)``, through
+    the evaluation feature table (one encoding per run, shared with validation). With a distributed
+    evaluation loader (``TEST.SHARDED_EVAL``'s block per rank, or ``DATALOADER.TEST.DISTRIBUTED``) every rank gets the whole split (gathered, in
+    dataset order, the sampler's padding dropped), so that every rank computes the same from it."""
+    feats, labels, _, index = t._eval_features("val", t.val_loader)
+    from mvlpt.data.samplers import ShardSampler
+
+    sampler = getattr(t.val_loader, "sampler", None)
+    sharded = isinstance(sampler, (torch.utils.data.distributed.DistributedSampler, ShardSampler))
+    if t.is_distributed and sharded and index is not None:
+        from mvlpt.engine import dist as du
+
+        parts = du.all_gather_object((feats.cpu(), labels.cpu(), index.cpu()))
+        f, lab, idx = (torch.cat([p[i] for p in parts]) for i in range(3))
+        order, seen = [], set()
+        for j in torch.argsort(idx, stable=True).tolist():
+            if int(idx[j]) not in seen:
+                seen.add(int(idx[j]))
+                order.append(j)
+        feats, labels = f[order].to(t.device), lab[order].to(t.device)
+    return feats, labels
 
 
 class FeatureCacheHook(HookBase):
@@ -170,10 +198,19 @@ class TimerHook(HookBase):
 
 
 class LRSchedulerHook(HookBase):
-    """Steps every registered scheduler once, after the epoch's last batch (Dassl ``update_lr``)."""
+    """Steps every registered scheduler once, after the epoch's last batch (Dassl ``update_lr``); with
+    ``OPTIM.SCHED_PER_ITER`` after every iteration instead (lengths in iterations, see :mod:`mvlpt.engine.optim`)."""
+
+    def _per_iter(self):
+        return bool(self.trainer.cfg.OPTIM.get("SCHED_PER_ITER", False))
+
+    def after_step(self):
+        if self._per_iter():
+            self.trainer.update_lr()
 
     def after_epoch(self):
-        self.trainer.update_lr()
+        if not self._per_iter():
+            self.trainer.update_lr()
 
 
 class LearnerHook(HookBase):
@@ -183,7 +220,13 @@ class LearnerHook(HookBase):
     set's frozen features and labels when the learner sets ``needs_train_features``), then, on a resumed
     run, the checkpoint's prompt and procedure state again (the checkpoint wins); ``after_epoch`` (after
     the LR step, before best-val and the checkpoint): ``on_epoch_end(epoch, max_epoch)``; ``after_train``
-    (before the final evaluation): ``on_train_end()`` once per run - a checkpoint records that it ran."""
+    (before the final evaluation): ``on_train_end()`` once per run - a checkpoint records that it ran.
+
+    A learner with ``needs_val_features`` gets ``val_features=(features, labels)`` (the validation split's
+    frozen features) in ``on_train_begin`` and ``on_train_end``; with ``TEST.FINAL_MODEL best_val`` its
+    ``on_train_end`` also runs on the best-val model, and ``model-best.pth.tar`` is rewritten with the result
+    (same epoch and val result), so the deployed model holds what ``on_train_end`` computed (Tip-Adapter-F's
+    hyper-parameter search on its best fine-tuned keys)."""
 
     def before_train(self):
         t = self.trainer
@@ -198,10 +241,36 @@ class LearnerHook(HookBase):
         t = self.trainer
         if getattr(t, "train_end_done", False):
             return
-        t.learner.on_train_end()
+        kw = t.learner_val_kwargs()
+        overridden = type(t.learner).on_train_end is not _base_on_train_end()
+        if kw and overridden and t.has_trainable_params:
+            self._end_best_val(kw)  # first: a kill before the last save below redoes both
+        t.learner.on_train_end(**kw)
         t.train_end_done = True
-        if type(t.learner).on_train_end is not _base_on_train_end() and t.has_trainable_params:
+        if overridden and t.has_trainable_params:
             t.save_model(max(t.max_epoch - 1, 0), t.output_dir)  # the final state is what a rerun resumes
+
+    def _end_best_val(self, kw):
+        """``on_train_end`` on the model of ``model-best.pth.tar`` (when best-val selection wrote one), which
+        is rewritten; the learner's current (last-epoch) state is restored afterwards."""
+        import os
+
+        from mvlpt.engine.checkpoint import read_checkpoint
+
+        t = self.trainer
+        if t.cfg.TEST.NO_TEST or t.cfg.TEST.FINAL_MODEL != "best_val":
+            return
+        path = os.path.join(t.output_dir, t.model_name, "model-best.pth.tar")
+        if not os.path.isfile(path):
+            return
+        keep = (t.learner.prompt_state_dict(), t.learner.procedure_state())
+        ckpt = read_checkpoint(path)
+        t.checkpointer.apply_model_state(t.model_name, ckpt, path)
+        t.learner.on_train_end(**kw)
+        t.save_model(int(ckpt["epoch"]) - 1, t.output_dir, val_result=ckpt.get("val_result"),
+                     model_name="model-best.pth.tar")
+        t.learner.load_prompt_state(keep[0])
+        t.learner.load_procedure_state(keep[1])
 
 
 def _base_on_train_end():

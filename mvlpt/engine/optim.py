@@ -1,6 +1,10 @@
 """Optimizers and learning-rate schedules with Dassl's semantics.
 
-Schedules are stepped once per epoch, after the epoch's last batch (as Dassl's trainers do).
+Schedules are stepped once per epoch, after the epoch's last batch (as Dassl's trainers do); with
+``OPTIM.SCHED_PER_ITER = True`` once per iteration instead, after each optimizer step, and every length
+is counted in iterations (``n = iters_per_epoch``): cosine ``T_max = MAX_EPOCH·n``, step sizes and
+milestones ``STEPSIZE·n``, warmup ``WARMUP_EPOCH·n`` iterations. After ``k`` iterations the cosine LR is
+``LR·(1 + cos(pi·k / (MAX_EPOCH·n))) / 2`` (torch's ``CosineAnnealingLR``; the official Tip-Adapter-F).
 With ``WARMUP_EPOCH = W > 0`` and ``WARMUP_RECOUNT = True`` the learning rate of epoch ``e`` is
 
 * constant warmup: ``WARMUP_CONS_LR`` for ``e < W``;
@@ -108,11 +112,18 @@ class LinearWarmupScheduler(_WarmupScheduler):
         return [lr * self.last_epoch / self.warmup_epoch for lr in self.base_lrs]
 
 
-def build_lr_scheduler(optimizer, optim_cfg):
-    """Dassl's ``build_lr_scheduler``: single_step / multi_step / cosine, optional warmup."""
+def build_lr_scheduler(optimizer, optim_cfg, iters_per_epoch: int = 1):
+    """Dassl's ``build_lr_scheduler``: single_step / multi_step / cosine, optional warmup. With
+    ``OPTIM.SCHED_PER_ITER`` every length is multiplied by ``iters_per_epoch`` (the caller then steps the
+    scheduler after every iteration); otherwise ``iters_per_epoch`` is ignored."""
     name = optim_cfg.LR_SCHEDULER
+    n = max(1, int(iters_per_epoch)) if optim_cfg.get("SCHED_PER_ITER", False) else 1
     stepsize = optim_cfg.STEPSIZE
-    max_epoch = optim_cfg.MAX_EPOCH
+    if n > 1:
+        stepsize = ([s * n for s in stepsize] if isinstance(stepsize, (list, tuple))
+                    else stepsize * n if isinstance(stepsize, int) else stepsize)
+    max_epoch = optim_cfg.MAX_EPOCH * n
+    warmup = optim_cfg.WARMUP_EPOCH * n if optim_cfg.WARMUP_EPOCH > 0 else optim_cfg.WARMUP_EPOCH
     if name == "single_step":
         if isinstance(stepsize, (list, tuple)):
             stepsize = stepsize[-1]
@@ -130,15 +141,13 @@ def build_lr_scheduler(optimizer, optim_cfg):
     else:
         raise ConfigError(f"unknown OPTIM.LR_SCHEDULER {name!r}; use one of {', '.join(AVAI_SCHEDULERS)}")
 
-    if optim_cfg.WARMUP_EPOCH > 0:
+    if warmup > 0:
         if not optim_cfg.WARMUP_RECOUNT:
-            scheduler.last_epoch = optim_cfg.WARMUP_EPOCH
+            scheduler.last_epoch = warmup
         if optim_cfg.WARMUP_TYPE == "constant":
-            scheduler = ConstantWarmupScheduler(optimizer, scheduler, optim_cfg.WARMUP_EPOCH,
-                                                optim_cfg.WARMUP_CONS_LR)
+            scheduler = ConstantWarmupScheduler(optimizer, scheduler, warmup, optim_cfg.WARMUP_CONS_LR)
         elif optim_cfg.WARMUP_TYPE == "linear":
-            scheduler = LinearWarmupScheduler(optimizer, scheduler, optim_cfg.WARMUP_EPOCH,
-                                              optim_cfg.WARMUP_MIN_LR)
+            scheduler = LinearWarmupScheduler(optimizer, scheduler, warmup, optim_cfg.WARMUP_MIN_LR)
         else:
             raise ConfigError(f"unknown OPTIM.WARMUP_TYPE {optim_cfg.WARMUP_TYPE!r}; use constant or linear")
     return scheduler

@@ -40,7 +40,8 @@ from mvlpt.engine.evaluation import EvalMixin
 from mvlpt.engine.evaluator import build_evaluator
 from mvlpt.engine.features import ClipProvider, FeatureStore
 from mvlpt.engine.hooks import (BestValHook, CheckpointHook, EpochSeedHook, FeatureCacheHook, HookBase,
-                                LearnerHook, LoggerHook, LRSchedulerHook, TimerHook, train_features)
+                                LearnerHook, LoggerHook, LRSchedulerHook, TimerHook, train_features,
+                                val_features)
 from mvlpt.engine.optim import build_lr_scheduler, build_optimizer
 from mvlpt.engine.step import PRECISIONS, StepMixin, compute_accuracy  # noqa: F401  (re-exported)
 from mvlpt.errors import ConfigError
@@ -225,7 +226,7 @@ class TrainerX(StepMixin, EvalMixin):
         optim = sched = None
         if params:
             optim = build_optimizer(params, self.cfg.OPTIM)
-            sched = build_lr_scheduler(optim, self.cfg.OPTIM)
+            sched = build_lr_scheduler(optim, self.cfg.OPTIM, iters_per_epoch=self.iters_per_epoch())
         self.register_model(self.model_name, learner, optim, sched)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision in ("fp16", "amp")
                                            and bool(params))
@@ -233,6 +234,26 @@ class TrainerX(StepMixin, EvalMixin):
         self.log(f"Trainable prompt parameters: {n:,} ({self.model_name})")
         if self.cfg.MODEL.INIT_WEIGHTS:
             self.init_prompts_from(self.cfg.MODEL.INIT_WEIGHTS)
+
+    def iters_per_epoch(self):
+        """Optimizer steps per epoch on this rank (``len(train_loader_x)``; 1 when it has no length)."""
+        try:
+            return max(1, len(self.train_loader_x))
+        except TypeError:
+            return 1
+
+    def learner_val_kwargs(self):
+        """``{"val_features": (features (M, D), labels (M,))}`` when the learner sets ``needs_val_features``
+        (the validation split through the frozen image encoder, encoded once and shared with validation),
+        else ``{}`` (learners without the flag are called with their narrow signature)."""
+        if not getattr(self.learner, "needs_val_features", False):
+            return {}
+        if getattr(self, "val_loader", None) is None:
+            name = getattr(getattr(getattr(self, "dm", None), "dataset", None), "name", self.cfg.DATASET.NAME)
+            raise ConfigError(f"the {self.learner_name} learner needs validation features (needs_val_features, "
+                              f"e.g. TRAINER.{self.cfg_node}.SEARCH_HP True), but {name} has no validation split; "
+                              f"use a data set with one or turn that option off")
+        return {"val_features": val_features(self)}
 
     def begin_learner(self):
         """The learner's ``on_train_begin`` (once per trainer; training, or evaluation of a method that
@@ -242,8 +263,11 @@ class TrainerX(StepMixin, EvalMixin):
         self._learner_begun = True
         fn = None
         if getattr(self.learner, "needs_train_features", False):
-            fn = lambda: train_features(self, with_labels=True)  # noqa: E731
-        self.learner.on_train_begin(fn)
+            # a random train transform: every call is a new augmented pass (Tip-Adapter's augment_epoch passes);
+            # a deterministic one: one encoding, shared with the training feature cache
+            fresh = not getattr(getattr(self, "dm", None), "train_transform_is_deterministic", False)
+            fn = lambda: train_features(self, with_labels=True, fresh=fresh)  # noqa: E731
+        self.learner.on_train_begin(fn, **self.learner_val_kwargs())
 
     def register_model(self, name="model", model=None, optim=None, sched=None):
         self._models[name] = model

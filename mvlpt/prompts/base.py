@@ -153,6 +153,9 @@ class PromptLearner(nn.Module):
     # through a trainer subclass. The engine calls these; without the engine they are plain methods.
     #: the engine calls :meth:`on_train_begin` with the training set's frozen image features
     needs_train_features = False
+    #: the engine passes ``val_features=(features (M, D), labels (M,))`` of the validation split (frozen image
+    #: encoder, encoded once) to :meth:`on_train_begin` and :meth:`on_train_end` (may be set per instance)
+    needs_val_features = False
     #: can the prompt state be averaged over runs and moved to another task (MVLPT source -> target)?
     transferable = True
 
@@ -192,17 +195,21 @@ class PromptLearner(nn.Module):
         """After backward (gradients averaged over ranks and unscaled), before the optimizer step:
         edit ``p.grad`` in place (ProGrad's projection). Default: nothing."""
 
-    def on_train_begin(self, train_features=None):
+    def on_train_begin(self, train_features=None, val_features=None):
         """Before the first epoch. ``train_features``: a callable returning ``(features (N, D), labels
         (N,))`` of the training set through the frozen image encoder (given when
-        ``needs_train_features``; Tip-Adapter builds its cache from it)."""
+        ``needs_train_features``; Tip-Adapter builds its cache from it). ``val_features``: the tuple
+        ``(features (M, D), labels (M,))`` of the validation split, passed (as a keyword) only when
+        ``needs_val_features`` - so an override without that parameter keeps working."""
 
     def on_epoch_end(self, epoch: int, max_epoch: int):
         """After the last optimizer and LR-scheduler step of epoch ``epoch`` (0-based) of ``max_epoch``
         (PromptSRC's Gaussian prompt aggregation)."""
 
-    def on_train_end(self):
-        """After the last epoch, before the final evaluation and checkpoint."""
+    def on_train_end(self, val_features=None):
+        """After the last epoch, before the final evaluation and checkpoint. ``val_features``: as in
+        :meth:`on_train_begin` (only when ``needs_val_features``; then with ``TEST.FINAL_MODEL best_val`` it
+        also runs on the best-val model, whose checkpoint is rewritten)."""
 
     def procedure_state(self) -> dict:
         """Training-procedure state that must survive a resume (e.g. a running prompt aggregate):

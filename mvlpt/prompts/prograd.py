@@ -88,7 +88,7 @@ class ProGrad(CoOp):
         self._register_tokens("order", order if order is not None else torch.empty(0, dtype=torch.long))
         self._init = None
         if k:
-            self._init = torch.zeros(self.n_ctx, emb.shape[-1])
+            self._init = torch.zeros(self.n_ctx, emb.shape[-1], dtype=emb.dtype, device=emb.device)
             self._init[self.n_ctx - k:] = emb[0, 1 + self.n_ctx - k:1 + self.n_ctx]
         with torch.no_grad():
             teacher = fixed_text_features(self, classnames, [self.template])

@@ -23,7 +23,9 @@ per class list: evaluation never needs it), normalised. Eval logits: ``z``.
 Gaussian prompt aggregation (GPA): with ``N = max_epoch``, ``w_e ∝ exp(−(e−μ)²/2σ²)`` over
 ``e = 1..N`` (float64, normalised; μ = ``gpa_mean`` 15, σ = ``gpa_std`` 1), :meth:`on_epoch_end`
 adds ``w_e·θ_e`` to a running sum of the prompt tensors; after the last epoch the prompts are
-replaced by the sum. The running sum is in :meth:`procedure_state`, so a resumed run aggregates the same.
+replaced by the sum. The running sum is in :meth:`procedure_state`, so a resumed run aggregates the same;
+:meth:`on_train_begin` clears it, so a second training run of the same learner object (a notebook, the
+learnability test) starts a fresh aggregate (the engine restores a resumed run's sum after ``on_train_begin``).
 
 Official behaviour (muzairkhattak/PromptSRC ``bb95c77``) and what differs:
 
@@ -120,6 +122,10 @@ class PromptSRC(IVLP):
                    "scl_logits": kl / z.numel()}
 
     # ------------------------------------------------------------------ GPA
+    def on_train_begin(self, train_features=None, val_features=None):
+        """A new training run: clear the running aggregate (a resumed run gets its own back afterwards)."""
+        self._gpa_sum, self._gpa_epochs = None, 0
+
     def on_epoch_end(self, epoch: int, max_epoch: int):
         """Add ``w_{epoch+1} · θ`` to the running sum; after the last epoch load the sum into the prompts."""
         w = gpa_weights(max_epoch, self.gpa_mean, self.gpa_std)[epoch]

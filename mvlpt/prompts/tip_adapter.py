@@ -20,6 +20,17 @@ zero-shot. :func:`search_hp` / :meth:`TipAdapter.search_hp` is the official grid
 ``beta``, ``alpha`` on validation features (``beta_i = i·(scale₀−0.1)/step₀ + 0.1``, i < step₀,
 alpha likewise; best accuracy, first best kept); it sets ``alpha``/``beta``.
 
+Hyper-parameter search in the engine (``search_hp=True``, ``TRAINER.TIPADAPTER(F).SEARCH_HP``): the
+learner then sets ``needs_val_features``, and the engine passes the validation split's frozen features
+``val_features=(features (M, D), labels (M,))`` (encoded once, shared with validation) to
+:meth:`on_train_begin` and :meth:`on_train_end`. Tip-Adapter searches in :meth:`on_train_begin`, right
+after building the cache (the official ``run_tip_adapter``); Tip-Adapter-F trains with the init values
+and searches in :meth:`on_train_end` with its fine-tuned keys (the official ``run_tip_adapter_F``; with
+``TEST.FINAL_MODEL best_val`` the engine repeats it on the best-val model and rewrites that checkpoint).
+``alpha``/``beta`` are float64 buffers, in :meth:`prompt_state_dict` and ``state_dict()``, so every
+checkpoint written after the search (best-val, last, resume) holds the searched values. The search
+result is logged on rank 0 only (logger ``mvlpt``).
+
 Not ``transferable`` (neither variant): the keys are this task's training images and the values
 its labels, so averaging them over tasks or moving them to another class list has no meaning.
 Checkpoints hold the cache (``cache_keys``, ``cache_values``) and ``alpha``/``beta``.
@@ -41,6 +52,7 @@ Example::
     >>> model(torch.randn(2, 3, 224, 224)).shape
     torch.Size([2, 2])
 """
+import logging
 import os
 from collections import OrderedDict
 from typing import Sequence
@@ -71,7 +83,9 @@ def search_hp(learner, features, labels, search_scale=(12, 5), search_step=(200,
     clip_w = learner.clip_weights().float()
     keys, values = learner.cache_keys.detach().float(), learner.cache_values.float()
     betas = [i * (search_scale[0] - 0.1) / search_step[0] + 0.1 for i in range(search_step[0])]
-    alphas = torch.tensor([i * (search_scale[1] - 0.1) / search_step[1] + 0.1 for i in range(search_step[1])])
+    alphas = torch.tensor([i * (search_scale[1] - 0.1) / search_step[1] + 0.1 for i in range(search_step[1])],
+                          device=f.device)
+    labels = labels.to(f.device)
     clip_logits, affinity = learner.clip_scale * f @ clip_w.t(), f @ keys.t()
     best = (0.0, float(learner.alpha), float(learner.beta))
     for beta in betas:
@@ -102,8 +116,11 @@ class TipAdapter(PromptLearner):
                  clip_scale: float = 100.0, **kw):
         super().__init__(clip, classnames, **kw)
         self.templates = [templates] if isinstance(templates, str) else list(templates)
-        self.alpha, self.beta, self.clip_scale = float(init_alpha), float(init_beta), float(clip_scale)
+        self.clip_scale = float(clip_scale)
+        self.register_buffer("alpha", torch.tensor(float(init_alpha), dtype=torch.float64))
+        self.register_buffer("beta", torch.tensor(float(init_beta), dtype=torch.float64))
         self.augment_epoch, self.do_search = int(augment_epoch), bool(search_hp)
+        self.needs_val_features = self.do_search  # the engine then passes val_features (see the module docstring)
         self.search_scale, self.search_step = tuple(search_scale), tuple(search_step)
         self.cache_keys = nn.Parameter(torch.zeros(0, clip.embed_dim), requires_grad=self.fine_tune)
         self.register_buffer("cache_values", torch.zeros(0, len(classnames)))
@@ -124,8 +141,13 @@ class TipAdapter(PromptLearner):
     def logits_from_features(self, state, image_features):
         f = F.normalize(image_features, dim=-1)
         keys = self.cache_keys.to(f.dtype)
-        return tip_logits(f, self.clip_weights().to(f.dtype), keys, self.cache_values.to(f.dtype), self.alpha, self.beta,
-                          self.clip_scale)
+        return tip_logits(f, self.clip_weights().to(f.dtype), keys, self.cache_values.to(f.dtype),
+                          self.alpha.to(f.dtype), self.beta.to(f.dtype), self.clip_scale)
+
+    def set_hp(self, alpha: float, beta: float):
+        """Set ``alpha``/``beta`` (in place: the buffers stay the same tensors)."""
+        self.alpha.fill_(float(alpha))
+        self.beta.fill_(float(beta))
 
     # ------------------------------------------------------------------ cache
     @torch.no_grad()
@@ -138,24 +160,46 @@ class TipAdapter(PromptLearner):
         self.cache_values = F.one_hot(labels.long(), self.num_classes).float().to(self.cache_keys.device)
         self._text_cache = None
 
-    def on_train_begin(self, train_features=None):
+    def on_train_begin(self, train_features=None, val_features=None):
+        """Build the cache from ``augment_epoch`` calls of ``train_features()``; Tip-Adapter (not -F) with
+        ``search_hp`` then searches ``alpha``/``beta`` on ``val_features = (features, labels)``."""
         if train_features is None:
             raise ValueError("Tip-Adapter needs the training features to build its cache (train_features=None)")
         passes = [train_features() for _ in range(max(1, self.augment_epoch))]
         labels = passes[0][1]
-        if any(not torch.equal(p[1].cpu(), labels.cpu()) for p in passes[1:]):
+        if any(p[1] is not labels and not torch.equal(p[1].cpu(), labels.cpu()) for p in passes[1:]):
             raise ValueError("train_features() returned the samples in a different order on another pass")
         self.build_cache(torch.stack([p[0] for p in passes]), labels)
+        if self.do_search and not self.fine_tune:
+            self._search_on(val_features)
+
+    def on_train_end(self, val_features=None):
+        """Tip-Adapter-F with ``search_hp``: search ``alpha``/``beta`` with the fine-tuned keys on ``val_features``."""
+        if self.do_search and self.fine_tune:
+            self._search_on(val_features)
+
+    def _search_on(self, val_features):
+        if val_features is None:
+            raise ValueError(f"{type(self).__name__}(search_hp=True) needs the validation features "
+                             "(val_features=(features, labels)); the engine passes them, in a notebook call search_hp")
+        init = (float(self.alpha), float(self.beta))
+        alpha, beta, acc = self.search_hp(*val_features)
+        if not torch.distributed.is_available() or not torch.distributed.is_initialized() \
+                or torch.distributed.get_rank() == 0:
+            logging.getLogger("mvlpt").info(
+                f"{type(self).__name__} hyper-parameter search on {len(val_features[1])} validation images: "
+                f"alpha {init[0]:g} -> {alpha:.4f}, beta {init[1]:g} -> {beta:.4f} (val accuracy {acc:.2f}%)")
 
     def search_hp(self, features, labels):
         """Official grid search on validation features; sets ``alpha``/``beta``; returns ``(alpha, beta, acc)``."""
-        self.alpha, self.beta, acc = search_hp(self, features, labels, self.search_scale, self.search_step)
-        return self.alpha, self.beta, acc
+        alpha, beta, acc = search_hp(self, features, labels, self.search_scale, self.search_step)
+        self.set_hp(alpha, beta)
+        return alpha, beta, acc
 
     # ------------------------------------------------------------------ state
     def prompt_state_dict(self):
         return OrderedDict([("cache_keys", self.cache_keys.detach().clone()), ("cache_values", self.cache_values.clone()),
-                            ("alpha", torch.tensor(self.alpha)), ("beta", torch.tensor(self.beta))])
+                            ("alpha", self.alpha.detach().clone()), ("beta", self.beta.detach().clone())])
 
     def load_prompt_state(self, state_dict, strict: bool = True):
         """Load a cache (ours, or the official ``adapter.weight`` = fine-tuned keys); values, alpha and beta
@@ -170,7 +214,7 @@ class TipAdapter(PromptLearner):
             raise CheckpointMismatch(f"checkpoint does not fit {type(self).__name__}: {problem}")
         self.cache_keys.data = keys.detach().float().to(self.cache_keys.device).clone()
         self.cache_values = values.float().to(self.cache_keys.device)
-        self.alpha, self.beta = float(sd.get("alpha", self.alpha)), float(sd.get("beta", self.beta))
+        self.set_hp(float(sd.get("alpha", self.alpha)), float(sd.get("beta", self.beta)))
         self._text_cache = None
         return sorted(sd)
 
