@@ -139,6 +139,28 @@ def _trainer_run(rank, world, tmp):
     return res
 
 
+def _tip_cfg(tmp, out):
+    """Training-free Tip-Adapter with the hyper-parameter search on the validation split."""
+    cfg = _trainer_cfg(tmp, out, 2, "TRAINER.TIPADAPTER.SEARCH_HP", "True", "TRAINER.TIPADAPTER.AUGMENT_EPOCH", "1",
+                       "TRAINER.TIPADAPTER.SEARCH_STEP", "[20, 10]", "TRAINER.TIPADAPTER.PREC", "fp32")
+    cfg.defrost()
+    cfg.TRAINER.NAME = "TipAdapter"
+    cfg.freeze()
+    return cfg
+
+
+def _tip_search(rank=0, world=1, tmp=None):
+    """The searched (alpha, beta) and the validation features the learner was given."""
+    from mvlpt.engine import TrainerX
+    from mvlpt.engine.hooks import val_features
+
+    t = TrainerX(_tip_cfg(tmp, os.path.join(tmp, f"tip-{world}-{rank}")))
+    t.begin_learner()
+    feats, labels = val_features(t)
+    return {"hp": [float(t.learner.alpha), float(t.learner.beta)], "val_feats": feats.tolist(),
+            "val_labels": labels.tolist()}
+
+
 def _run(rank, world, tmp, fn):
     dist.init_process_group("gloo", init_method=f"file://{os.path.join(tmp, f'pg-{world}')}", rank=rank,
                             world_size=world)
@@ -154,7 +176,8 @@ def _worker(rank, tmp):
     """3 processes: the evaluator on 3 ranks; then ranks 0-1 form a 2-rank group (one start-up)."""
     _run(rank, 3, tmp, lambda r, w, d: {"eval": _sharded_results(r, w, d)})
     if rank < 2:
-        _run(rank, 2, tmp, lambda r, w, d: {"eval": _sharded_results(r, w, d), "trainer": _trainer_run(r, w, d)})
+        _run(rank, 2, tmp, lambda r, w, d: {"eval": _sharded_results(r, w, d), "trainer": _trainer_run(r, w, d),
+                                    "tip": _tip_search(r, w, d)})
 
 
 @pytest.fixture(scope="module")
@@ -162,13 +185,14 @@ def runs(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("ddp_eval"))
     _data(tmp)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import mvlpt.engine.trainer  # noqa: F401  (imported once here; the forked workers inherit it)
+    import mvlpt.engine.trainer  # noqa: F401  (fail here, not in the workers)
     import mvlpt.launch  # noqa: F401
     from mvlpt.config import get_cfg_default
 
     get_cfg_default()  # registers the methods' config nodes
-    # fork: the workers inherit the parent's imports (no torch / mvlpt re-import per process)
-    mp.start_processes(_worker, args=(tmp,), nprocs=3, join=True, start_method="fork")
+    # spawn, not fork: forking a process whose OpenMP pool has run (earlier tests in the same session)
+    # deadlocks the child's first parallel op
+    mp.start_processes(_worker, args=(tmp,), nprocs=3, join=True, start_method="spawn")
     return tmp, {w: [json.load(open(os.path.join(tmp, f"res-{w}-{r}.json"))) for r in range(w)] for w in (2, 3)}
 
 
@@ -249,6 +273,18 @@ def test_two_ranks_train_like_one_process(runs, monkeypatch):
           f"max |logged loss/acc diff| {max(diffs):.3g}")
     assert ctx_diff <= CTX_ATOL
     assert t.final_results == r0["results"]
+
+
+def test_tip_adapter_searches_on_the_whole_val_split_under_ddp(runs):
+    """needs_val_features under sharded evaluation: each rank encodes its val block, the learner gets the
+    whole split (gathered in dataset order) and every rank searches to the one-process alpha/beta."""
+    tmp, out = runs
+    r0, r1 = (o["tip"] for o in out[2])
+    one = _tip_search(0, 1, tmp)
+    assert len(one["val_labels"]) == 9 and r0["val_labels"] == r1["val_labels"] == one["val_labels"]
+    diff = (torch.tensor(r0["val_feats"]) - torch.tensor(one["val_feats"])).abs().max().item()
+    assert diff <= FEAT_ATOL
+    assert r0["hp"] == r1["hp"] == one["hp"]
 
 
 def test_shard_sampler_blocks_cover_every_index_once():
