@@ -48,8 +48,8 @@ from mvlpt.prompts.registry import METHODS  # noqa: E402
 
 CLASSNAMES = ["circle", "square", "triangle", "star", "cross"]
 N_IMAGES = 512
-STEPS, BATCH, LR = 96, 32, 0.02
-TEACHER_CHUNK, TEACHER_CHUNKS, TEACHER_LR, DISAGREE = 10, 8, 0.02, 0.6
+STEPS, BATCH, LR = 160, 32, 0.02
+TEACHER_CHUNK, TEACHER_CHUNKS, TEACHER_ATTEMPTS, TEACHER_LR, DISAGREE = 5, 16, 3, 0.02, 0.6
 #: criterion (percent): held-out mean per-class accuracy >= THRESHOLD and >= initial + MARGIN
 THRESHOLD, MARGIN = 45.0, 10.0
 #: a class counts in the mean per-class accuracy when it holds at least this share of the held-out labels
@@ -252,24 +252,34 @@ class Planted:
         init_pred = task.predict(learner)
         n = len(CLASSNAMES)
         g = torch.Generator().manual_seed(seed + 7)
-        target = (init_pred + 1 + torch.randint(n - 1, init_pred.shape, generator=g)) % n  # != P0's prediction
-        with torch.no_grad():  # P0 plus a little noise
-            for p in trainable(learner):
-                p.add_(0.1 * max(float(p.std()) if p.numel() > 1 else 0.0, 0.02) * torch.randn(p.shape, generator=g))
-        learner._text_cache = None
         teacher_task = Task(learner, images, seed)
         teacher_task.tr = torch.arange(images.shape[0])  # the teacher sees every image
-        for chunk in range(1, TEACHER_CHUNKS + 1):
-            train(learner, teacher_task, steps=TEACHER_CHUNK, lr=TEACHER_LR, seed=seed + 100 * chunk,
-                  labels=target, hooks=False)
-            y = task.predict(learner)
-            counts = torch.bincount(y, minlength=n)
-            if float((y != init_pred).float().mean()) >= DISAGREE and int((counts >= MIN_CLASS_SHARE * len(y)).sum()) >= 3:
+        for attempt in range(TEACHER_ATTEMPTS):
+            set_state(learner, self.p0)
+            # the teacher's targets: a random derangement of the classes applied to P0's prediction, so
+            # every target differs from P0's prediction and the targets are as balanced as P0's predictions
+            perm = torch.randperm(n, generator=g)
+            while bool((perm == torch.arange(n)).any()):
+                perm = torch.randperm(n, generator=g)
+            target = perm[init_pred]
+            with torch.no_grad():  # P0 plus a little noise
+                for p in trainable(learner):
+                    p.add_(0.1 * max(float(p.std()) if p.numel() > 1 else 0.0, 0.02) * torch.randn(p.shape, generator=g))
+            learner._text_cache = None
+            for chunk in range(1, TEACHER_CHUNKS + 1):  # Adam (cosine) per chunk, plain CE, no hooks
+                train(learner, teacher_task, steps=TEACHER_CHUNK, lr=TEACHER_LR, seed=seed + 100 * chunk,
+                      labels=target, hooks=False)
+                y = task.predict(learner)
+                counts = torch.bincount(y, minlength=n)
+                self.disagreement = float((y != init_pred).float().mean() * 100)
+                self.classes_used = int((counts >= MIN_CLASS_SHARE * len(y)).sum())
+                if self.disagreement >= 100 * DISAGREE and self.classes_used >= 3:
+                    break
+            if self.disagreement >= 100 * DISAGREE and self.classes_used >= 3:
                 break
         self.hidden, task.y = get_state(learner), y
-        self.teacher_steps = TEACHER_CHUNK * chunk
-        self.disagreement = float((y != init_pred).float().mean() * 100)
-        self.classes_used = int((counts >= MIN_CLASS_SHARE * len(y)).sum())
+        self.teacher_steps = TEACHER_CHUNK * (chunk + attempt * TEACHER_CHUNKS)
+        self.valid = self.disagreement >= 100 * DISAGREE and self.classes_used >= 3
 
     def learner_at_p0(self, clip):
         """A fresh learner at ``P0`` (a new object per run: no procedure state carries over)."""
@@ -297,6 +307,8 @@ def run_method(name, clip, seed=0, broken=None):
     pl = planted(name, clip, seed)
     if pl.skip:
         return {"skip": pl.skip}
+    assert pl.valid, (f"{name} seed {seed}: no planted task with >= {100 * DISAGREE:.0f} % disagreement and >= 3 "
+                      f"classes after {pl.teacher_steps} teacher steps ({pl.disagreement:.1f} %, {pl.classes_used} classes)")
     learner = pl.learner_at_p0(clip)
     if getattr(learner, "needs_train_features", False):  # the usual init: the cache of the training labels
         learner.on_train_begin(train_features=pl.task.train_features(learner))
@@ -327,6 +339,84 @@ def test_broken_learning_is_caught(name, broken, clip):
     if "skip" in r:
         pytest.skip(f"{name}: {r['skip']} (nothing to learn)")
     assert not learns(r["init"], r["final"]), f"{name} with {broken} still passed the criterion: {r}"
+
+
+#: the MVLPT hand-off in miniature: methods, seeds, targets per source, steps on a target
+HANDOFF_METHODS, HANDOFF_SEEDS, HANDOFF_TARGETS, HANDOFF_STEPS = ("CoOp", "VPT"), (0, 1, 2), 2, 5
+#: a target's hidden parameters: the source's, moved by this fraction of the source's own displacement from P0
+TARGET_NEAR = 0.2
+#: criterion: source init beats the usual init by >= HANDOFF_GAIN points on average over the seeds, and on every seed
+HANDOFF_GAIN = 10.0
+
+_SOURCES = {}
+
+
+def source_prompt(name, clip, seed):
+    """The prompt trained on the planted source task (``STEPS`` steps from ``P0``), cached."""
+    if (name, seed) not in _SOURCES:
+        pl = planted(name, clip, seed)
+        learner = pl.learner_at_p0(clip)
+        train(learner, pl.task, seed=seed)
+        _SOURCES[name, seed] = get_state(learner)
+    return _SOURCES[name, seed]
+
+
+def handoff_gain(name, clip, seed, source="trained"):
+    """Mean over ``HANDOFF_TARGETS`` targets of (held-out accuracy after ``HANDOFF_STEPS`` steps from the
+    source prompt) - (the same from the usual init ``P0``). A target's hidden parameters are the source's
+    hidden parameters moved by ``TARGET_NEAR`` of their displacement from ``P0`` in a random direction; its
+    labels are the frozen model's predictions under them (same images, another split).
+    ``source``: ``"trained"`` (the hand-off), ``"noise"`` (broken: the source prompt replaced by ``P0`` plus
+    noise as far from ``P0`` as the trained prompt) or ``"untrained"`` (broken: the source run got no gradient)."""
+    pl = planted(name, clip, seed)
+    if source == "untrained":
+        learner = pl.learner_at_p0(clip)
+        train(learner, pl.task, seed=seed, broken="zero_grad")
+        src = get_state(learner)
+    else:
+        src = source_prompt(name, clip, seed)
+    g = torch.Generator().manual_seed(50 + seed)
+    if source == "noise":
+        src = {n: pl.p0[n] + (v - pl.p0[n]).norm() * F.normalize(torch.randn(v.shape, generator=g).flatten(), dim=0
+                                                                 ).view(v.shape) for n, v in src.items()}
+    gains = []
+    for t in range(HANDOFF_TARGETS):
+        hidden_t = {n: v + TARGET_NEAR * (v - pl.p0[n]).norm()
+                    * F.normalize(torch.randn(v.shape, generator=g).flatten(), dim=0).view(v.shape)
+                    for n, v in pl.hidden.items()}
+        learner = pl.learner_at_p0(clip)
+        target = Task(learner, pl.task.images, 10 + 10 * seed + t)
+        set_state(learner, hidden_t)
+        target.y = target.predict(learner)
+        accs = {}
+        for init, state in (("source", src), ("usual", pl.p0)):
+            learner = pl.learner_at_p0(clip)
+            set_state(learner, state)
+            train(learner, target, steps=HANDOFF_STEPS, seed=100 + t)
+            accs[init] = target.accuracy(learner)
+        gains.append(accs["source"] - accs["usual"])
+    return sum(gains) / len(gains)
+
+
+def handoff_works(gains):
+    return sum(gains) / len(gains) >= HANDOFF_GAIN and min(gains) > 0
+
+
+@pytest.mark.parametrize("name", HANDOFF_METHODS)
+def test_source_init_beats_random_init(name, clip):
+    """MVLPT hand-off in miniature: targets whose hidden prompt is near the source's hidden prompt; after
+    ``HANDOFF_STEPS`` steps, starting from the prompt trained on the source beats the usual init."""
+    gains = [handoff_gain(name, clip, s) for s in HANDOFF_SEEDS]
+    assert handoff_works(gains), (f"{name}: source init gains {[round(x, 1) for x in gains]} points over the usual "
+                                  f"init (needs mean >= {HANDOFF_GAIN} and every seed > 0)")
+
+
+@pytest.mark.parametrize("source", ["noise", "untrained"])
+@pytest.mark.parametrize("name", HANDOFF_METHODS)
+def test_broken_handoff_is_caught(name, source, clip):
+    """The hand-off criterion is not met when the source prompt is noise or was never trained."""
+    gains = [handoff_gain(name, clip, s, source=source) for s in HANDOFF_SEEDS]
+    assert not handoff_works(gains), f"{name} with a {source} source still passed: gains {gains}"
 
 
 if __name__ == "__main__":  # accuracies per seed and method (the numbers behind THRESHOLD / MARGIN)
