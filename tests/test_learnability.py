@@ -29,7 +29,10 @@ Methods without trainable tensors (zero-shot CLIP, training-free Tip-Adapter) ar
 
 ``test_broken_learning_is_caught`` reruns step 5 for every learnable method with the trainable
 tensors' gradients zeroed after backward, and with the labels shifted by one class; the criterion
-must *not* be met. ``test_source_init_beats_random_init`` is the MVLPT hand-off in miniature (CoOp, VPT).
+must *not* be met. ``test_a_registered_method_that_stops_learning_fails`` registers a CoOp whose
+``transform_gradients`` zeroes the gradients and checks that the registry path catches it.
+``test_source_init_beats_random_init`` is the MVLPT hand-off in miniature (CoOp, VPT);
+``test_broken_handoff_is_caught`` replaces the source prompt by noise or by ``P0`` and expects it to fail.
 
 Thresholds from 5 seeds (``python tests/test_learnability.py --seeds 0 1 2 3 4 --handoff``; held-out mean
 per-class accuracy %, initial -> final, seeds 0..4; the tests run seed 0; 2026-12-03)::
@@ -297,7 +300,8 @@ class Planted:
             target = perm[init_pred]
             with torch.no_grad():  # P0 plus a little noise
                 for p in trainable(learner):
-                    p.add_(0.1 * max(float(p.std()) if p.numel() > 1 else 0.0, 0.02) * torch.randn(p.shape, generator=g))
+                    sd = max(float(p.std()) if p.numel() > 1 else 0.0, 0.02)
+                    p.add_(0.1 * sd * torch.randn(p.shape, generator=g))
             learner._text_cache = None
             for chunk in range(1, TEACHER_CHUNKS + 1):  # Adam (cosine) per chunk, plain CE, no hooks
                 train(learner, teacher_task, steps=TEACHER_CHUNK, lr=TEACHER_LR, seed=seed + 100 * chunk,
@@ -341,7 +345,8 @@ def run_method(name, clip, seed=0, broken=None):
     if pl.skip:
         return {"skip": pl.skip}
     assert pl.valid, (f"{name} seed {seed}: no planted task with >= {100 * DISAGREE:.0f} % disagreement and >= 3 "
-                      f"classes after {pl.teacher_steps} teacher steps ({pl.disagreement:.1f} %, {pl.classes_used} classes)")
+                      f"classes after {pl.teacher_steps} teacher steps ({pl.disagreement:.1f} %, "
+                      f"{pl.classes_used} classes)")
     learner = pl.learner_at_p0(clip)
     if getattr(learner, "needs_train_features", False):  # the usual init: the cache of the training labels
         learner.on_train_begin(train_features=pl.task.train_features(learner))
@@ -374,6 +379,28 @@ def test_broken_learning_is_caught(name, broken, clip):
     assert not learns(r["init"], r["final"]), f"{name} with {broken} still passed the criterion: {r}"
 
 
+def test_a_registered_method_that_stops_learning_fails(clip):
+    """A method registered like any other whose prompt never moves (its ``transform_gradients`` zeroes the
+    gradients: a detached prompt, a wrong parameter group) is picked up from the registry and fails."""
+    from mvlpt.prompts import CoOp
+    from mvlpt.prompts.registry import register_method
+
+    class FrozenCoOp(CoOp):
+        def transform_gradients(self):
+            for p in self.parameters():
+                if p.grad is not None:
+                    p.grad.zero_()
+
+    register_method("FrozenCoOpForTest", cfg_node="FROZENCOOPFORTEST")(FrozenCoOp)
+    try:
+        assert "FrozenCoOpForTest" in method_names()
+        r = run_method("FrozenCoOpForTest", clip, seed=0)
+    finally:
+        del METHODS["FrozenCoOpForTest"]
+        _PLANTED.pop(("FrozenCoOpForTest", 0), None)
+    assert r["final"] == r["init"] and not learns(r["init"], r["final"]), r
+
+
 #: the MVLPT hand-off in miniature: methods, seeds, targets per source, steps on a target
 HANDOFF_METHODS, HANDOFF_SEEDS, HANDOFF_TARGETS, HANDOFF_STEPS = ("CoOp", "VPT"), (0, 1, 2), 2, 2
 #: the target runs' learning rate: fine-tuning a good prompt; at LR two steps already move even the
@@ -398,8 +425,8 @@ def source_prompt(name, clip, seed):
 
 
 def handoff_gain(name, clip, seed, source="trained"):
-    """Mean over ``HANDOFF_TARGETS`` targets of (held-out accuracy after ``HANDOFF_STEPS`` steps (``HANDOFF_LR``) from the
-    source prompt) - (the same from the usual init ``P0``). A target's hidden parameters are the source's
+    """Mean over ``HANDOFF_TARGETS`` targets of (held-out accuracy after ``HANDOFF_STEPS`` steps at ``HANDOFF_LR``
+    from the source prompt) - (the same from the usual init ``P0``). A target's hidden parameters are the source's
     hidden parameters moved by ``TARGET_NEAR`` of their displacement from ``P0`` in a random direction; its
     labels are the frozen model's predictions under them (same images, another split).
     ``source``: ``"trained"`` (the hand-off), ``"noise"`` (broken: the source prompt replaced by ``P0`` plus
@@ -472,7 +499,8 @@ if __name__ == "__main__":  # accuracies per seed and method (the numbers behind
                 print(f"{m:14s} skipped: {r['skip']}")
                 break
             row.append(f"{r['init']:.0f}->{r['final']:.0f}")
-            print(f"{m:14s} seed {s}: init {r['init']:5.1f}% -> final {r['final']:5.1f}%  teacher {r['teacher_steps']:>3} "
+            print(f"{m:14s} seed {s}: init {r['init']:5.1f}% -> final {r['final']:5.1f}%  "
+                  f"teacher {r['teacher_steps']:>3} "
                   f"disagree {r['disagreement']:4.1f}% classes {r['classes_used']}  "
                   f"{'OK ' if learns(r['init'], r['final']) else 'FAIL'}  {time.time() - t0:.1f} s", flush=True)
         if row:
