@@ -201,7 +201,8 @@ class Classification(EvaluatorBase):
                     idx = index.long().numpy()[rows] if index is not None and len(index) == len(y) else None
                     mine["tasks"][i] = (idx, st_i, y_i)
         everyone = du.all_gather_object(mine)
-        res = M.classification_metrics_from_counts(M.merge_count_tables([e["all"] for e in everyone]))
+        whole = M.merge_count_tables([e["all"] for e in everyone])
+        res = M.classification_metrics_from_counts(whole)
         per_task = None
         if with_tasks:
             out = {}
@@ -220,8 +221,7 @@ class Classification(EvaluatorBase):
             per_task = M.summarise_tasks(out)
         per = None
         if self.cfg is not None and self.cfg.TEST.PER_CLASS_RESULT:
-            tab = M.merge_count_tables([e["all"] for e in everyone])
-            per = [(int(c), int(tp), int(n)) for c, tp, n in zip(tab["cls"], tab["tp"], tab["n"]) if n > 0]
+            per = [(int(c), int(tp), int(n)) for c, tp, n in zip(whole["cls"], whole["tp"], whole["n"]) if n > 0]
         cm = None
         if self._wants_cmat():
             cm = torch.zeros(n_cols * n_cols, dtype=torch.long)

@@ -81,6 +81,23 @@ class EpochSeedHook(HookBase):
                 sampler.set_epoch(t.epoch)
 
 
+def _rows_in_dataset_order(t, n, feats, labels, idxs):
+    """``(features (n, D), labels (n,))`` in dataset order from this rank's rows ``feats`` / ``labels`` of
+    the samples ``idxs`` (under DDP the ranks' rows are all-gathered first; rows repeated by a padded
+    sampler land on the same slot). ``(None, None)`` when no rank has a row."""
+    from mvlpt.engine import dist as du
+
+    if t.is_distributed:
+        feats, labels, idxs = du.all_gather_rows(feats), du.all_gather_rows(labels), du.all_gather_rows(idxs)
+    if feats is None:
+        return None, None
+    full_f = torch.zeros(n, feats.shape[-1], dtype=feats.dtype, device=t.device)
+    full_l = torch.zeros(n, dtype=torch.long, device=t.device)
+    full_f[idxs.to(t.device)] = feats.to(t.device)
+    full_l[idxs.to(t.device)] = labels.to(t.device).long()
+    return full_f, full_l
+
+
 def train_features(t, with_labels=False, fresh=False):
     """Frozen, prompt-free image features of the training set in dataset order ``(N, D)`` (and the
     labels ``(N,)``), through the trainer's feature store: one encoding per run, shared with the
@@ -91,8 +108,6 @@ def train_features(t, with_labels=False, fresh=False):
     (:func:`mvlpt.data.samplers.shard_range`) and the blocks are all-gathered, so every rank holds the
     same full table, in the same order as one process, for ``1/world_size`` of the encoding work."""
     from mvlpt.data.samplers import ShardSampler
-
-    from mvlpt.engine import dist as du
 
     name = ("train", t._store_token)
     if fresh or t.feature_store.table(name) is None:
@@ -108,25 +123,15 @@ def train_features(t, with_labels=False, fresh=False):
         learner.eval()
         with torch.no_grad(), t.autocast():
             for batch in seq:
-                idxs.append(torch.as_tensor(batch["index"]).long().to(t.device))
+                idxs.append(torch.as_tensor(batch["index"]).long())
                 feats.append(t.encode_frozen(batch["img"].to(t.device)))
-                labels.append(torch.as_tensor(batch["label"]).long().to(t.device))
+                labels.append(torch.as_tensor(batch["label"]).long())
         learner.train(was_training)
         cat = lambda xs: torch.cat(xs) if xs else None  # noqa: E731
-        feats, labels, idxs = cat(feats), cat(labels), cat(idxs)
-        if t.is_distributed:
-            feats, labels, idxs = du.all_gather_rows(feats), du.all_gather_rows(labels), du.all_gather_rows(idxs)
-        table = None
-        if feats is not None:
-            full_f = torch.zeros(len(ds), feats.shape[-1], dtype=feats.dtype, device=t.device)
-            full_l = torch.zeros(len(ds), dtype=torch.long, device=t.device)
-            full_f[idxs] = feats.to(t.device)
-            full_l[idxs] = labels.to(t.device)
-            table = (full_f, full_l)
+        table = _rows_in_dataset_order(t, len(ds), cat(feats), cat(labels), cat(idxs))
         if fresh:
-            feats, labels = table if table is not None else (None, None)
-            return (feats, labels) if with_labels else feats
-        t.feature_store.put_table(name, table if table is not None else (None, None))
+            return table if with_labels else table[0]
+        t.feature_store.put_table(name, table)
     feats, labels = t.feature_store.table(name)
     return (feats, labels) if with_labels else feats
 
@@ -134,24 +139,14 @@ def train_features(t, with_labels=False, fresh=False):
 def val_features(t):
     """Frozen, prompt-free image features of the validation split ``(M, D)`` and its labels ``(M,)``, through
     the evaluation feature table (one encoding per run, shared with validation). With a distributed
-    evaluation loader (``TEST.SHARDED_EVAL``'s block per rank, or ``DATALOADER.TEST.DISTRIBUTED``) every rank gets the whole split (gathered, in
-    dataset order, the sampler's padding dropped), so that every rank computes the same from it."""
+    evaluation loader (``TEST.SHARDED_EVAL``'s block per rank, or ``DATALOADER.TEST.DISTRIBUTED``) every
+    rank gets the whole split (gathered, in dataset order, the sampler's padding dropped), so that every
+    rank computes the same from it."""
     feats, labels, _, index = t._eval_features("val", t.val_loader)
-    from mvlpt.data.samplers import ShardSampler
-
-    sampler = getattr(t.val_loader, "sampler", None)
-    sharded = isinstance(sampler, (torch.utils.data.distributed.DistributedSampler, ShardSampler))
-    if t.is_distributed and sharded and index is not None:
-        from mvlpt.engine import dist as du
-
-        parts = du.all_gather_object((feats.cpu(), labels.cpu(), index.cpu()))
-        f, lab, idx = (torch.cat([p[i] for p in parts]) for i in range(3))
-        order, seen = [], set()
-        for j in torch.argsort(idx, stable=True).tolist():
-            if int(idx[j]) not in seen:
-                seen.add(int(idx[j]))
-                order.append(j)
-        feats, labels = f[order].to(t.device), lab[order].to(t.device)
+    # every rank takes part in the gather (one with an empty block passes no rows)
+    if t.is_distributed and not isinstance(getattr(t.val_loader, "sampler", None), torch.utils.data.SequentialSampler):
+        feats, labels = _rows_in_dataset_order(t, len(t.val_loader.dataset), feats, labels,
+                                               None if index is None else index.long())
     return feats, labels
 
 
