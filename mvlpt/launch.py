@@ -212,33 +212,33 @@ def preflight(cfg, check_weights=True):
 
     from mvlpt.data.datasets.elevater import ELEVATER_TASKS, FETCH, ElevaterDataset
 
+    def elevater_folder(reader, cls):  # the reader's own folder lookup (a vision_datasets.json hub may move it)
+        folder = os.path.join(reader.root, {**ELEVATER_TASKS[cls.TASK], **reader._hub_override(cls.TASK)}["root_folder"])
+        if not os.path.isdir(folder):
+            raise DatasetLayoutError(f"ELEVATER task {cls.TASK!r} folder not found: {folder}; "
+                                     f"{FETCH.format(root=reader.root, name=cls.TASK)}")
+
+    def coop_layout(reader, cls):  # FewShotDataset.__init__'s folders, then the reader's own layout check
+        reader.dataset_dir = os.path.join(reader.root, cls.dataset_dir_name) if cls.dataset_dir_name else reader.root
+        reader.image_dir = (os.path.join(reader.dataset_dir, cls.image_dir_name) if cls.image_dir_name
+                            else reader.dataset_dir)
+        reader.check_layout()
+
     for name in resolve_task_names(cfg):
         cls = DATASET_REGISTRY.get(name) if name in DATASET_REGISTRY else None
-        if isinstance(cls, type) and issubclass(cls, ElevaterDataset) and cls.TASK in ELEVATER_TASKS:
-            reader = cls.__new__(cls)  # the reader's own folder lookup (a vision_datasets.json hub may move it)
-            reader.cfg = cfg
-            try:
-                reader.root = resolve_root(cfg)
-                folder = os.path.join(reader.root, {**ELEVATER_TASKS[cls.TASK], **reader._hub_override(cls.TASK)}
-                                      ["root_folder"])
-            except DatasetLayoutError:
-                raise
-            except Exception:  # noqa: BLE001 - not checkable here; the builder reports it
-                continue
-            if not os.path.isdir(folder):
-                raise DatasetLayoutError(f"ELEVATER task {cls.TASK!r} folder not found: {folder}; "
-                                         f"{FETCH.format(root=reader.root, name=cls.TASK)}")
+        if not isinstance(cls, type):
             continue
-        if not (isinstance(cls, type) and issubclass(cls, FewShotDataset)) or cls.__init__ is not FewShotDataset.__init__:
+        if issubclass(cls, ElevaterDataset) and cls.TASK in ELEVATER_TASKS:
+            check = elevater_folder
+        elif issubclass(cls, FewShotDataset) and cls.__init__ is FewShotDataset.__init__:
+            check = coop_layout
+        else:
             continue  # a reader with its own set-up (demo tasks, Folder/CSV): its builder checks
-        reader = cls.__new__(cls)
+        reader = cls.__new__(cls)  # nothing is read: only the reader's paths and checks
         reader.cfg = cfg
         try:
             reader.root = resolve_root(cfg)
-            reader.dataset_dir = os.path.join(reader.root, cls.dataset_dir_name) if cls.dataset_dir_name else reader.root
-            reader.image_dir = (os.path.join(reader.dataset_dir, cls.image_dir_name) if cls.image_dir_name
-                                else reader.dataset_dir)
-            reader.check_layout()
+            check(reader, cls)
         except DatasetLayoutError:
             raise
         except Exception:  # noqa: BLE001 - not checkable here; the builder reports it
